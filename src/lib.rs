@@ -1,0 +1,16 @@
+//! kubesim: a deterministic discrete-event simulator of a Kubernetes cluster.
+//!
+//! Components (scheduler, controllers, kubelets) are sans-IO state machines:
+//! they take `now`, an input and a read-only view, and return effects. Two
+//! drivers run them: `sim` (virtual time, simulated etcd, seeded randomness)
+//! and, later, `live` (tokio, real etcd and containerd).
+
+pub mod api;
+pub mod check;
+pub mod control;
+pub mod model;
+pub mod report;
+pub mod scenario;
+pub mod sim;
+pub mod time;
+pub mod yamlpos;

@@ -1,0 +1,5 @@
+//! The simulation driver: virtual clock, event queue, simulated etcd,
+//! latency distributions and seeded randomness.
+
+pub mod etcd;
+pub mod rng;

@@ -1,0 +1,244 @@
+//! Source positions for YAML input: every user-facing error and warning about a
+//! scenario or manifest names `file:line:column`.
+//!
+//! serde_yaml attaches a position to errors raised while decoding. To find the
+//! position of a field that decoded fine (an ignored key, a value that failed a
+//! later semantic check) we walk the document again and fail on purpose at that
+//! field: the failure comes back marked with its line and column.
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::fmt;
+
+/// A file position, 1-based.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Position {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// An error in a user's file: where, and what was expected.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}:{column}: {message}")]
+pub struct SourceError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+impl SourceError {
+    pub fn at(file: &str, pos: Position, message: impl Into<String>) -> SourceError {
+        SourceError { file: file.to_string(), line: pos.line, column: pos.column, message: message.into() }
+    }
+
+    /// Wraps a serde_yaml error, moving its position into `file:line:column` form.
+    pub fn from_yaml(file: &str, e: &serde_yaml::Error) -> SourceError {
+        let (line, column) = e.location().map_or((1, 1), |l| (l.line(), l.column()));
+        let mut message = e.to_string();
+        if let Some(idx) = message.rfind(" at line ") {
+            message.truncate(idx);
+        }
+        SourceError { file: file.to_string(), line, column, message }
+    }
+}
+
+/// One step into a YAML document.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathSeg {
+    Key(String),
+    Index(usize),
+}
+
+/// Renders `spec.containers[0].image`.
+pub fn display_path(path: &[PathSeg]) -> String {
+    let mut out = String::new();
+    for seg in path {
+        match seg {
+            PathSeg::Key(k) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(k);
+            }
+            PathSeg::Index(i) => out.push_str(&format!("[{i}]")),
+        }
+    }
+    out
+}
+
+/// Converts a serde_ignored path into segments.
+pub fn from_ignored(path: &serde_ignored::Path) -> Vec<PathSeg> {
+    use serde_ignored::Path as P;
+    let mut out = match path {
+        P::Root => return vec![],
+        P::Seq { parent, .. } | P::Map { parent, .. } | P::Some { parent } | P::NewtypeStruct { parent } | P::NewtypeVariant { parent } => {
+            from_ignored(parent)
+        }
+    };
+    match path {
+        P::Seq { index, .. } => out.push(PathSeg::Index(*index)),
+        P::Map { key, .. } => out.push(PathSeg::Key(key.clone())),
+        _ => {}
+    }
+    out
+}
+
+const FOUND: &str = "\u{0}kubesim-found";
+
+/// Position of `path` in document `doc_index` (0-based) of `text`: the key for a
+/// map entry, the element for a sequence item, the document start for `[]`.
+pub fn locate(text: &str, doc_index: usize, path: &[PathSeg]) -> Option<Position> {
+    let doc = serde_yaml::Deserializer::from_str(text).nth(doc_index)?;
+    let err = match (Locate { path }).deserialize(doc) {
+        Ok(()) => return None,
+        Err(e) => e,
+    };
+    if !err.to_string().contains(FOUND) {
+        return None;
+    }
+    err.location().map(|l| Position { line: l.line(), column: l.column() })
+}
+
+/// Like `locate`, falling back to the nearest ancestor that exists.
+pub fn locate_nearest(text: &str, doc_index: usize, path: &[PathSeg]) -> Position {
+    (0..=path.len()).rev().find_map(|n| locate(text, doc_index, &path[..n])).unwrap_or(Position { line: 1, column: 1 })
+}
+
+struct Locate<'a> {
+    path: &'a [PathSeg],
+}
+
+impl<'de> DeserializeSeed<'de> for Locate<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Locate<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let Some((PathSeg::Key(target), rest)) = self.path.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        loop {
+            // The key seed fails on the wanted key when it is the last step, so the
+            // error is marked at the key itself.
+            let matched = map.next_key_seed(KeySeed { target, fail: rest.is_empty() })?;
+            match matched {
+                None => return Ok(()),
+                Some(true) => return map.next_value_seed(Locate { path: rest }),
+                Some(false) => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let Some((PathSeg::Index(target), rest)) = self.path.split_first() else {
+            return Err(de::Error::custom(FOUND));
+        };
+        let mut i = 0;
+        loop {
+            if i == *target {
+                return seq.next_element_seed(Locate { path: rest }).map(|_| ());
+            }
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(());
+            }
+            i += 1;
+        }
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_none<E: de::Error>(self) -> Result<(), E> {
+        self.scalar()
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl Locate<'_> {
+    fn scalar<E: de::Error>(&self) -> Result<(), E> {
+        if self.path.is_empty() { Err(E::custom(FOUND)) } else { Ok(()) }
+    }
+}
+
+struct KeySeed<'a> {
+    target: &'a str,
+    fail: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a key")
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+        if v == self.target && self.fail { Err(E::custom(FOUND)) } else { Ok(v == self.target) }
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<bool, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<bool, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<bool, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<bool, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<bool, E> {
+        self.visit_str("null")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(s: &str) -> PathSeg {
+        PathSeg::Key(s.into())
+    }
+
+    #[test]
+    fn locates_keys_items_and_documents() {
+        let text = "a: 1\n---\nkind: Pod\nspec:\n  containers:\n  - name: c\n    image: x\n  - name: d\n    bogus: 3\n";
+        assert_eq!(locate(text, 1, &[key("kind")]), Some(Position { line: 3, column: 1 }));
+        let p = locate(text, 1, &[key("spec"), key("containers"), PathSeg::Index(1), key("bogus")]).unwrap();
+        assert_eq!((p.line, p.column), (9, 5));
+        let p = locate(text, 1, &[key("spec"), key("containers"), PathSeg::Index(0)]).unwrap();
+        assert_eq!(p.line, 6);
+        assert_eq!(locate(text, 1, &[key("nope")]), None);
+        assert_eq!(locate_nearest(text, 1, &[key("spec"), key("nope")]).line, 4);
+        assert_eq!(display_path(&[key("spec"), key("containers"), PathSeg::Index(1), key("bogus")]), "spec.containers[1].bogus");
+    }
+}
