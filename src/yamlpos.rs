@@ -242,3 +242,101 @@ mod tests {
         assert_eq!(display_path(&[key("spec"), key("containers"), PathSeg::Index(1), key("bogus")]), "spec.containers[1].bogus");
     }
 }
+
+/// Decodes the value at `path` in document `doc_index` with `seed`, keeping
+/// serde_yaml's positions in errors. `Ok(None)` if the path is not there.
+pub fn decode_at<'de, S>(text: &'de str, doc_index: usize, path: &[PathSeg], seed: S) -> Result<Option<S::Value>, serde_yaml::Error>
+where
+    S: DeserializeSeed<'de>,
+{
+    let Some(doc) = serde_yaml::Deserializer::from_str(text).nth(doc_index) else { return Ok(None) };
+    AtPath { path, seed }.deserialize(doc)
+}
+
+struct AtPath<'p, S> {
+    path: &'p [PathSeg],
+    seed: S,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for AtPath<'_, S> {
+    type Value = Option<S::Value>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        if self.path.is_empty() {
+            return self.seed.deserialize(d).map(Some);
+        }
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for AtPath<'_, S> {
+    type Value = Option<S::Value>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map or sequence")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let Some((PathSeg::Key(target), rest)) = self.path.split_first() else { return Ok(None) };
+        let mut seed = Some(self.seed);
+        let mut out = None;
+        while let Some(matched) = map.next_key_seed(KeySeed { target, fail: false })? {
+            match (matched, seed.take()) {
+                (true, Some(s)) => out = map.next_value_seed(AtPath { path: rest, seed: s })?,
+                (_, s) => {
+                    seed = s;
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(out)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let Some((PathSeg::Index(target), rest)) = self.path.split_first() else { return Ok(None) };
+        let mut seed = Some(self.seed);
+        let mut out = None;
+        let mut i = 0;
+        loop {
+            if i == *target
+                && let Some(s) = seed.take()
+            {
+                match seq.next_element_seed(AtPath { path: rest, seed: s })? {
+                    Some(v) => out = v,
+                    None => return Ok(None),
+                }
+            } else if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(out);
+            }
+            i += 1;
+        }
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn decodes_at_a_path_with_positions() {
+        let text = "a:\n  - x: 1\n  - x: two\n";
+        let got: Option<u32> = decode_at(text, 0, &[PathSeg::Key("a".into()), PathSeg::Index(0), PathSeg::Key("x".into())], std::marker::PhantomData).unwrap();
+        assert_eq!(got, Some(1));
+        let err = decode_at::<std::marker::PhantomData<u32>>(text, 0, &[PathSeg::Key("a".into()), PathSeg::Index(1), PathSeg::Key("x".into())], std::marker::PhantomData).unwrap_err();
+        assert_eq!(err.location().map(|l| l.line()), Some(3));
+    }
+}

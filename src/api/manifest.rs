@@ -64,7 +64,7 @@ pub fn load_file(path: &Path) -> Result<Manifests, SourceError> {
 }
 
 /// Resolves apiVersion + kind to a modelled kind, or explains what is expected.
-fn resolve_kind(api_version: Option<&str>, kind: Option<&str>) -> Result<Kind, String> {
+pub fn resolve_kind(api_version: Option<&str>, kind: Option<&str>) -> Result<Kind, String> {
     let kind_name = kind.ok_or("missing field `kind`; expected one of ".to_string() + &Kind::expected_list())?;
     let k = Kind::ALL.iter().copied().find(|k| k.name() == kind_name).ok_or_else(|| {
         format!("kind {kind_name:?} is not modelled by kubesim; expected one of {}", Kind::expected_list())
@@ -123,14 +123,14 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
     Ok(out)
 }
 
-fn unmodelled(file: &str, pos: Position, path: &[PathSeg]) -> Warning {
+pub fn unmodelled(file: &str, pos: Position, path: &[PathSeg]) -> Warning {
     Warning { file: file.into(), pos, message: format!("field {} is not modelled by kubesim and is ignored", display_path(path)) }
 }
 
 /// What kube-apiserver sets on create is cleared on import, as `kubectl create`
 /// from `kubectl get -o yaml` output needs: uid, resourceVersion, generation,
 /// creationTimestamp. Everything the user wrote is kept.
-fn strip_server_fields(mut obj: Object) -> Object {
+pub fn strip_server_fields(mut obj: Object) -> Object {
     let m = obj.meta();
     if m.uid.is_empty() && m.resource_version.is_empty() && m.generation == 0 && m.creation_timestamp.is_none() {
         return obj;
@@ -143,10 +143,12 @@ fn strip_server_fields(mut obj: Object) -> Object {
     obj
 }
 
-struct ObjectSeed<'a> {
-    kind: Kind,
-    ignored: &'a mut Vec<Vec<PathSeg>>,
-    prefix: Vec<PathSeg>,
+/// Decodes one object of a known kind, collecting unmodelled fields (as full
+/// paths below `prefix`).
+pub struct ObjectSeed<'a> {
+    pub kind: Kind,
+    pub ignored: &'a mut Vec<Vec<PathSeg>>,
+    pub prefix: Vec<PathSeg>,
 }
 
 impl<'de> DeserializeSeed<'de> for ObjectSeed<'_> {

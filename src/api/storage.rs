@@ -28,6 +28,8 @@ impl WatchEventType {
 #[derive(Clone, Debug, PartialEq)]
 pub struct WatchEvent {
     pub type_: WatchEventType,
+    /// The etcd key, shared with the store (cheap to keep in traces).
+    pub key: std::sync::Arc<str>,
     pub object: Object,
     pub revision: Revision,
 }
@@ -115,12 +117,13 @@ pub fn to_watch_event(e: crate::sim::etcd::Event<Object>) -> WatchEvent {
         EventType::Put => WatchEvent {
             type_: if e.prev_kv.is_none() { WatchEventType::Added } else { WatchEventType::Modified },
             object: e.kv.value.clone(),
+            key: e.kv.key.clone(),
             revision,
         },
         EventType::Delete => {
             let mut object = e.prev_kv.map(|p| p.value.clone()).unwrap_or_else(|| e.kv.value.clone());
             object.meta_mut().resource_version = revision.to_string();
-            WatchEvent { type_: WatchEventType::Deleted, object, revision }
+            WatchEvent { type_: WatchEventType::Deleted, object, key: e.kv.key.clone(), revision }
         }
     }
 }

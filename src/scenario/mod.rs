@@ -1,1 +1,398 @@
-//! placeholder
+//! Scenarios: a cluster, objects, a timeline of actions at virtual times,
+//! timing, and checks. `load` turns a file into a `Scenario` whose every
+//! part has been checked, or a `SourceError` naming file:line:column.
+
+pub mod schema;
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::api::manifest::{self, LoadedObject, ObjectSeed, Warning};
+use crate::api::{DeleteOptions, Propagation};
+use crate::model::meta::{Condition, ObjectMeta};
+use crate::model::node::{NodeSpec, NodeStatus};
+use crate::model::{Kind, LabelSelector, Node, Object, ObjectRef};
+use crate::time::{SimTime, format_duration};
+use crate::yamlpos::{PathSeg, SourceError, decode_at, locate_nearest};
+use schema::*;
+
+pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub const POOL_LABEL: &str = "kubesim.io/node-pool";
+
+#[derive(Clone, Debug)]
+pub enum Action {
+    /// Create each object, or replace it if it exists (as `kubectl apply` would).
+    Apply(Vec<Object>),
+    Scale { target: ObjectRef, replicas: i32 },
+    /// A JSON merge patch.
+    Patch { target: ObjectRef, merge: serde_json::Value },
+    Delete { target: ObjectRef, options: DeleteOptions },
+}
+
+impl Action {
+    /// A short label for the trace: `scale replicasets/default/web to 5`.
+    pub fn describe(&self) -> String {
+        match self {
+            Action::Apply(objs) => {
+                let names: Vec<String> = objs.iter().map(|o| ObjectRef::of(o).to_string()).collect();
+                format!("apply {}", names.join(","))
+            }
+            Action::Scale { target, replicas } => format!("scale {target} to {replicas}"),
+            Action::Patch { target, .. } => format!("patch {target}"),
+            Action::Delete { target, .. } => format!("delete {target}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TimedAction {
+    pub at: SimTime,
+    pub action: Action,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Comparison {
+    Equals(i64),
+    AtLeast(i64),
+    AtMost(i64),
+}
+
+impl Comparison {
+    pub fn holds(self, v: i64) -> bool {
+        match self {
+            Comparison::Equals(x) => v == x,
+            Comparison::AtLeast(x) => v >= x,
+            Comparison::AtMost(x) => v <= x,
+        }
+    }
+}
+
+impl std::fmt::Display for Comparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Comparison::Equals(x) => write!(f, "== {x}"),
+            Comparison::AtLeast(x) => write!(f, ">= {x}"),
+            Comparison::AtMost(x) => write!(f, "<= {x}"),
+        }
+    }
+}
+
+/// Which objects a count check counts.
+#[derive(Clone, Debug)]
+pub struct ObjectFilter {
+    pub kind: Kind,
+    pub namespace: Option<String>,
+    pub selector: Option<LabelSelector>,
+    pub phase: Option<String>,
+    pub bound: Option<bool>,
+}
+
+impl ObjectFilter {
+    pub fn matches(&self, o: &Object) -> bool {
+        if o.kind() != self.kind {
+            return false;
+        }
+        let m = o.meta();
+        if self.namespace.as_ref().is_some_and(|ns| *ns != m.namespace) {
+            return false;
+        }
+        if self.selector.as_ref().is_some_and(|s| !s.matches(&m.labels)) {
+            return false;
+        }
+        match o.as_pod() {
+            Some(p) => self.phase.as_ref().is_none_or(|ph| *ph == p.status.phase) && self.bound.is_none_or(|b| b == p.is_bound()),
+            None => true,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct CountCheck {
+    pub name: String,
+    pub at: SimTime,
+    pub filter: ObjectFilter,
+    pub expect: Comparison,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    /// The scenario file, as given on the command line.
+    pub path: PathBuf,
+    pub name: String,
+    pub description: String,
+    pub seed: u64,
+    pub duration: Duration,
+    pub namespaces: Vec<String>,
+    pub nodes: Vec<Node>,
+    pub objects: Vec<LoadedObject>,
+    pub timeline: Vec<TimedAction>,
+    pub timing: TimingSpec,
+    pub checks: Vec<CountCheck>,
+    pub warnings: Vec<Warning>,
+}
+
+struct Loader<'a> {
+    file: String,
+    text: &'a str,
+    dir: PathBuf,
+    warnings: Vec<Warning>,
+}
+
+fn key(k: &str) -> PathSeg {
+    PathSeg::Key(k.into())
+}
+
+impl Loader<'_> {
+    fn err(&self, path: &[PathSeg], message: impl Into<String>) -> SourceError {
+        SourceError::at(&self.file, locate_nearest(self.text, 0, path), message)
+    }
+
+    fn kind_at(&self, name: &str, path: &[PathSeg]) -> Result<Kind, SourceError> {
+        Kind::from_name(name).ok_or_else(|| self.err(path, format!("unknown kind {name:?}; expected one of {}", Kind::expected_list())))
+    }
+
+    fn target(&self, kind: &str, namespace: &Option<String>, name: &str, path: &[PathSeg]) -> Result<ObjectRef, SourceError> {
+        let mut p = path.to_vec();
+        p.push(key("kind"));
+        let k = self.kind_at(kind, &p)?;
+        Ok(ObjectRef::new(k, namespace.as_deref().unwrap_or("default"), name))
+    }
+
+    /// Objects from a file or an inline manifest at `path`, each dry-run validated.
+    fn objects(&mut self, src: &ObjectSource, path: &[PathSeg]) -> Result<Vec<LoadedObject>, SourceError> {
+        let loaded = match (&src.file, &src.manifest) {
+            (Some(f), None) => {
+                let full = self.dir.join(f);
+                if !full.exists() {
+                    let mut p = path.to_vec();
+                    p.push(key("file"));
+                    return Err(self.err(&p, format!("manifest file {} does not exist (paths are relative to the scenario)", full.display())));
+                }
+                let m = manifest::load_file(&full)?;
+                self.warnings.extend(m.warnings);
+                m.objects
+            }
+            (None, Some(header)) => {
+                let mut mpath = path.to_vec();
+                mpath.push(key("manifest"));
+                let mut kind_path = mpath.clone();
+                kind_path.push(key("kind"));
+                let kind = manifest::resolve_kind(header.api_version.as_deref(), header.kind.as_deref()).map_err(|m| self.err(&kind_path, m))?;
+                let mut ignored = Vec::new();
+                let seed = ObjectSeed { kind, ignored: &mut ignored, prefix: mpath.clone() };
+                let object = decode_at(self.text, 0, &mpath, seed).map_err(|e| SourceError::from_yaml(&self.file, &e))?;
+                let Some(object) = object else { return Err(self.err(&mpath, "expected a manifest")) };
+                for p in ignored {
+                    self.warnings.push(manifest::unmodelled(&self.file, locate_nearest(self.text, 0, &p), &p));
+                }
+                let pos = locate_nearest(self.text, 0, &mpath);
+                vec![LoadedObject { object: manifest::strip_server_fields(object), file: self.file.clone(), pos }]
+            }
+            _ => return Err(self.err(path, "expected exactly one of `file` or `manifest`")),
+        };
+        for lo in &loaded {
+            let mut o = lo.object.clone();
+            if o.kind().namespaced() && o.meta().namespace.is_empty() {
+                o.meta_mut().namespace = "default".into();
+            }
+            crate::api::rules::apply_defaults(&mut o);
+            crate::api::rules::admit_create(&mut o);
+            let errs = crate::api::rules::validate_create(&o);
+            if !errs.is_empty() {
+                let e = crate::api::ApiError::Invalid { kind: o.kind(), name: o.meta().name.clone(), causes: errs };
+                return Err(SourceError::at(&lo.file, lo.pos.clone(), e.to_string()));
+            }
+        }
+        Ok(loaded)
+    }
+
+    fn nodes(&self, cluster: &ClusterSpec) -> Result<Vec<Node>, SourceError> {
+        let mut nodes = Vec::new();
+        let mut names = std::collections::BTreeSet::new();
+        for (pi, pool) in cluster.node_pools.iter().enumerate() {
+            let ppath = [key("cluster"), key("nodePools"), PathSeg::Index(pi)];
+            let zones = pool.zones.as_ref().unwrap_or(&cluster.zones);
+            let pattern = pool.name_pattern.clone().unwrap_or_else(|| "{pool}-{index}".into());
+            if pattern.contains("{zone}") && zones.is_empty() {
+                return Err(self.err(&[&ppath[..], &[key("namePattern")]].concat(), "namePattern uses {zone} but no zones are set (cluster.zones or the pool's zones)"));
+            }
+            let allocatable = pool.allocatable.clone().unwrap_or_else(|| pool.capacity.clone());
+            for i in 0..pool.count as usize {
+                let zone = (!zones.is_empty()).then(|| zones[i % zones.len()].clone());
+                let name = pattern.replace("{pool}", &pool.name).replace("{index}", &i.to_string()).replace("{zone}", zone.as_deref().unwrap_or(""));
+                if !crate::model::selector::is_dns1123_subdomain(&name) {
+                    return Err(self.err(&ppath, format!("node name {name:?} from namePattern is not a valid DNS-1123 subdomain")));
+                }
+                if !names.insert(name.clone()) {
+                    return Err(self.err(&ppath, format!("node name {name:?} is produced twice; make namePattern include {{index}} and {{pool}}")));
+                }
+                let mut labels = pool.labels.clone();
+                labels.insert(HOSTNAME_LABEL.into(), name.clone());
+                labels.insert(POOL_LABEL.into(), pool.name.clone());
+                if let Some(z) = &zone {
+                    labels.insert(ZONE_LABEL.into(), z.clone());
+                }
+                nodes.push(Node {
+                    metadata: ObjectMeta { name, labels, ..Default::default() },
+                    spec: NodeSpec { taints: pool.taints.clone(), ..Default::default() },
+                    status: NodeStatus {
+                        capacity: pool.capacity.clone(),
+                        allocatable: allocatable.clone(),
+                        conditions: vec![Condition { type_: "Ready".into(), status: "True".into(), reason: "KubeletReady".into(), ..Default::default() }],
+                        ..Default::default()
+                    },
+                });
+            }
+        }
+        Ok(nodes)
+    }
+}
+
+/// Reads and checks a scenario file.
+pub fn load(path: &Path) -> Result<Scenario, SourceError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
+    let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
+    let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new() };
+    if raw.kind != "Scenario" {
+        return Err(l.err(&[key("kind")], format!("kind is {:?}; a scenario file must say `kind: Scenario`", raw.kind)));
+    }
+    if raw.name.trim().is_empty() {
+        return Err(l.err(&[key("name")], "name must not be empty"));
+    }
+    let duration = raw.duration.0;
+    if duration.is_zero() {
+        return Err(l.err(&[key("duration")], "duration must be above zero, e.g. 10m"));
+    }
+    for (name, lat) in [("apiLatency", &raw.timing.api_latency), ("watchLatency", &raw.timing.watch_latency), ("etcdLatency", &raw.timing.etcd_latency)] {
+        lat.validate().map_err(|m| l.err(&[key("timing"), key(name)], m))?;
+    }
+    for (name, d) in [("metricsInterval", raw.timing.metrics_interval), ("compactionInterval", raw.timing.compaction_interval)] {
+        if d.0.is_zero() {
+            return Err(l.err(&[key("timing"), key(name)], "must be above zero"));
+        }
+    }
+    let nodes = l.nodes(&raw.cluster)?;
+    let mut objects = Vec::new();
+    for (i, src) in raw.objects.iter().enumerate() {
+        objects.extend(l.objects(src, &[key("objects"), PathSeg::Index(i)])?);
+    }
+    let mut timeline = Vec::new();
+    for (i, entry) in raw.timeline.iter().enumerate() {
+        let path = [key("timeline"), PathSeg::Index(i)];
+        if entry.at.0 > duration {
+            return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(entry.at.0), format_duration(duration))));
+        }
+        let action = timeline_action(&mut l, entry, &path)?;
+        timeline.push(TimedAction { at: SimTime::ZERO + entry.at.0, action });
+    }
+    // Stable: entries at the same time keep file order.
+    timeline.sort_by_key(|a| a.at);
+    let mut checks = Vec::new();
+    for (i, c) in raw.checks.iter().enumerate() {
+        let path = [key("checks"), PathSeg::Index(i)];
+        let expect = match (c.equals, c.at_least, c.at_most) {
+            (Some(v), None, None) => Comparison::Equals(v),
+            (None, Some(v), None) => Comparison::AtLeast(v),
+            (None, None, Some(v)) => Comparison::AtMost(v),
+            _ => return Err(l.err(&path, "expected exactly one of `equals`, `atLeast` or `atMost`")),
+        };
+        let kind = l.kind_at(&c.count.kind, &[&path[..], &[key("count"), key("kind")]].concat())?;
+        if kind != Kind::Pod && (c.count.phase.is_some() || c.count.bound.is_some()) {
+            return Err(l.err(&[&path[..], &[key("count")]].concat(), "`phase` and `bound` apply to Pods only"));
+        }
+        if c.at.0 > duration {
+            return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(c.at.0), format_duration(duration))));
+        }
+        let filter = ObjectFilter { kind, namespace: c.count.namespace.clone(), selector: c.count.selector.clone(), phase: c.count.phase.clone(), bound: c.count.bound };
+        checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, filter, expect });
+    }
+    let mut namespaces: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| s.to_string()).collect();
+    for ns in &raw.cluster.namespaces {
+        if !namespaces.contains(ns) {
+            namespaces.push(ns.clone());
+        }
+    }
+    Ok(Scenario {
+        path: path.to_path_buf(),
+        name: raw.name,
+        description: raw.description,
+        seed: raw.seed,
+        duration,
+        namespaces,
+        nodes,
+        objects,
+        timeline,
+        timing: raw.timing,
+        checks,
+        warnings: l.warnings,
+    })
+}
+
+fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
+    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some()].iter().filter(|b| **b).count();
+    if given != 1 {
+        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch or delete) besides `at`; found {given}")));
+    }
+    if let Some(src) = &e.apply {
+        let objs = l.objects(src, &[path, &[key("apply")]].concat())?;
+        return Ok(Action::Apply(objs.into_iter().map(|o| o.object).collect()));
+    }
+    if let Some(s) = &e.scale {
+        let p = [path, &[key("scale")]].concat();
+        let target = l.target(&s.kind, &s.namespace, &s.name, &p)?;
+        if !matches!(target.kind, Kind::ReplicaSet | Kind::Deployment) {
+            return Err(l.err(&[&p[..], &[key("kind")]].concat(), format!("cannot scale a {}; expected ReplicaSet or Deployment", target.kind)));
+        }
+        if s.replicas < 0 {
+            return Err(l.err(&[&p[..], &[key("replicas")]].concat(), "replicas must be 0 or more"));
+        }
+        return Ok(Action::Scale { target, replicas: s.replicas });
+    }
+    if let Some(p) = &e.patch {
+        let target = l.target(&p.kind, &p.namespace, &p.name, &[path, &[key("patch")]].concat())?;
+        if !p.merge.is_object() {
+            return Err(l.err(&[path, &[key("patch"), key("merge")]].concat(), "a merge patch must be a map"));
+        }
+        return Ok(Action::Patch { target, merge: p.merge.clone() });
+    }
+    let Some(d) = &e.delete else { return Err(l.err(path, "expected an action")) };
+    let p = [path, &[key("delete")]].concat();
+    let target = l.target(&d.kind, &d.namespace, &d.name, &p)?;
+    let propagation = match d.propagation_policy.as_deref() {
+        None | Some("Background") => Propagation::Background,
+        Some("Foreground") => Propagation::Foreground,
+        Some("Orphan") => Propagation::Orphan,
+        Some(other) => {
+            return Err(l.err(&[&p[..], &[key("propagationPolicy")]].concat(), format!("unknown propagationPolicy {other:?}; expected Background, Foreground or Orphan")));
+        }
+    };
+    Ok(Action::Delete { target, options: DeleteOptions { grace_period_s: d.grace_period_seconds, propagation, ..Default::default() } })
+}
+
+/// Applies a JSON merge patch (RFC 7386) to `target`.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match patch {
+        serde_json::Value::Object(p) => {
+            if !target.is_object() {
+                *target = serde_json::Value::Object(Default::default());
+            }
+            if let serde_json::Value::Object(t) = target {
+                for (k, v) in p {
+                    if v.is_null() {
+                        t.remove(k);
+                    } else {
+                        merge_patch(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

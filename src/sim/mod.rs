@@ -2,4 +2,7 @@
 //! latency distributions and seeded randomness.
 
 pub mod etcd;
+pub mod latency;
+pub mod queue;
+pub mod trace;
 pub mod rng;

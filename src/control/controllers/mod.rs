@@ -1,0 +1,4 @@
+//! Controllers, one file each: sans-IO components reading informer caches and
+//! writing through the API layer.
+
+pub mod replicaset;

@@ -1,0 +1,233 @@
+//! The scenario file format, as written. Every struct denies unknown keys, so
+//! a typo is an error naming file:line:column and the keys expected there.
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use crate::model::LabelSelector;
+use crate::model::node::{ResourceList, Taint};
+use crate::sim::latency::Latency;
+use crate::time::Dur;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScenarioFile {
+    /// Must be `Scenario`: lets `kubesim validate` tell scenarios from manifests.
+    pub kind: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// The default master seed (`--seed` overrides it).
+    #[serde(default)]
+    pub seed: u64,
+    /// How long to simulate.
+    pub duration: Dur,
+    #[serde(default)]
+    pub cluster: ClusterSpec,
+    #[serde(default)]
+    pub objects: Vec<ObjectSource>,
+    #[serde(default)]
+    pub timeline: Vec<TimelineEntry>,
+    #[serde(default)]
+    pub timing: TimingSpec,
+    #[serde(default)]
+    pub checks: Vec<CheckSpec>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ClusterSpec {
+    /// Zones node pools spread over (round-robin), as `topology.kubernetes.io/zone`.
+    #[serde(default)]
+    pub zones: Vec<String>,
+    #[serde(default)]
+    pub node_pools: Vec<NodePool>,
+    /// Extra namespaces to create at start (default, kube-system, kube-public
+    /// and kube-node-lease always exist).
+    #[serde(default)]
+    pub namespaces: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NodePool {
+    pub name: String,
+    pub count: u32,
+    /// `{pool}`, `{zone}` and `{index}` (0-based within the pool) are replaced.
+    /// Default: `{pool}-{index}`.
+    #[serde(default)]
+    pub name_pattern: Option<String>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub taints: Vec<Taint>,
+    pub capacity: ResourceList,
+    /// Defaults to capacity.
+    #[serde(default)]
+    pub allocatable: Option<ResourceList>,
+    /// Overrides the cluster's zones for this pool.
+    #[serde(default)]
+    pub zones: Option<Vec<String>>,
+}
+
+/// The apiVersion and kind of an inline manifest; the rest is decoded later,
+/// in place, so its errors keep their line numbers.
+#[derive(Debug, Deserialize)]
+pub struct ManifestHeader {
+    #[serde(default, rename = "apiVersion")]
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+}
+
+/// Objects from a manifest file (relative to the scenario) or written inline.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ObjectSource {
+    #[serde(default)]
+    pub file: Option<String>,
+    #[serde(default)]
+    pub manifest: Option<ManifestHeader>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TargetSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ScaleSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    pub replicas: i32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PatchSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// A JSON merge patch (RFC 7386), as `kubectl patch --type merge`.
+    pub merge: serde_json::Value,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeleteSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub grace_period_seconds: Option<i64>,
+    /// Background (default), Foreground or Orphan.
+    #[serde(default)]
+    pub propagation_policy: Option<String>,
+}
+
+/// One timeline entry: a time and exactly one action. Fault actions (crash,
+/// partition, slow, …) are further optional fields of this same struct.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimelineEntry {
+    pub at: Dur,
+    #[serde(default)]
+    pub apply: Option<ObjectSource>,
+    #[serde(default)]
+    pub scale: Option<ScaleSpec>,
+    #[serde(default)]
+    pub patch: Option<PatchSpec>,
+    #[serde(default)]
+    pub delete: Option<DeleteSpec>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimingSpec {
+    /// One-way latency between a component and the API server.
+    #[serde(default = "default_api_latency")]
+    pub api_latency: Latency,
+    /// From a commit to a watcher's informer.
+    #[serde(default = "default_watch_latency")]
+    pub watch_latency: Latency,
+    /// Time etcd takes to commit a write.
+    #[serde(default = "default_etcd_latency")]
+    pub etcd_latency: Latency,
+    /// How often metrics.csv is sampled.
+    #[serde(default = "default_metrics_interval")]
+    pub metrics_interval: Dur,
+    /// kube-apiserver's etcd compaction interval (5 min upstream).
+    #[serde(default = "default_compaction_interval")]
+    pub compaction_interval: Dur,
+}
+
+fn ms(v: u64) -> Dur {
+    Dur(std::time::Duration::from_millis(v))
+}
+fn default_api_latency() -> Latency {
+    Latency::Lognormal { median: ms(1), p99: ms(10) }
+}
+fn default_watch_latency() -> Latency {
+    Latency::Lognormal { median: ms(2), p99: ms(20) }
+}
+fn default_etcd_latency() -> Latency {
+    Latency::Lognormal { median: ms(2), p99: ms(15) }
+}
+fn default_metrics_interval() -> Dur {
+    Dur(std::time::Duration::from_secs(10))
+}
+fn default_compaction_interval() -> Dur {
+    Dur(std::time::Duration::from_secs(300))
+}
+
+impl Default for TimingSpec {
+    fn default() -> Self {
+        TimingSpec {
+            api_latency: default_api_latency(),
+            watch_latency: default_watch_latency(),
+            etcd_latency: default_etcd_latency(),
+            metrics_interval: default_metrics_interval(),
+            compaction_interval: default_compaction_interval(),
+        }
+    }
+}
+
+/// A count over objects, compared with a value at a virtual time.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CheckSpec {
+    pub name: String,
+    pub at: Dur,
+    pub count: CountSpec,
+    #[serde(default)]
+    pub equals: Option<i64>,
+    #[serde(default)]
+    pub at_least: Option<i64>,
+    #[serde(default)]
+    pub at_most: Option<i64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CountSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub selector: Option<LabelSelector>,
+    /// Pods only: the phase to count.
+    #[serde(default)]
+    pub phase: Option<String>,
+    /// Pods only: true counts bound pods, false unbound ones.
+    #[serde(default)]
+    pub bound: Option<bool>,
+}
