@@ -10,6 +10,7 @@ pub mod check;
 pub mod control;
 pub mod model;
 pub mod report;
+pub mod run;
 pub mod scenario;
 pub mod sim;
 pub mod time;

@@ -1,1 +1,5 @@
-//! placeholder
+//! Reports: the observer's metrics and pod timelines, the run summary and
+//! the files a run writes (summary.json, events.jsonl, metrics.csv, pods.csv).
+
+pub mod observer;
+pub mod output;

@@ -5,4 +5,5 @@ pub mod etcd;
 pub mod latency;
 pub mod queue;
 pub mod trace;
+pub mod world;
 pub mod rng;

@@ -1,0 +1,116 @@
+//! Subcommands. Exit codes: 0 every check held; 1 a check failed (or a replay
+//! did not reproduce); 2 bad input or usage.
+
+mod progress;
+mod replay;
+mod run;
+mod sweep;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_CHECK_FAILED: u8 = 1;
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// A failure to report: its message and the exit code.
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    pub fn input(message: impl Into<String>) -> CliError {
+        CliError { code: EXIT_BAD_INPUT, message: message.into() }
+    }
+}
+
+impl From<kubesim::yamlpos::SourceError> for CliError {
+    fn from(e: kubesim::yamlpos::SourceError) -> Self {
+        CliError::input(e.to_string())
+    }
+}
+
+#[derive(Parser)]
+#[command(name = "kubesim", version, about = "A deterministic discrete-event simulator of a Kubernetes cluster")]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a scenario once and print a summary.
+    Run {
+        scenario: PathBuf,
+        /// Master seed (default: the scenario's `seed`).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Virtual time to run for, e.g. 90s or 10m (default: the scenario's `duration`).
+        #[arg(long, value_parser = parse_duration_arg)]
+        until: Option<std::time::Duration>,
+        /// Directory for summary.json, events.jsonl, metrics.csv and pods.csv
+        /// (default: results/runs/<scenario>-seed<N>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Run a scenario over a range of seeds, one seed per thread.
+    Sweep {
+        scenario: PathBuf,
+        /// Seeds as A..B, both ends included (1..50 runs 50 seeds).
+        #[arg(long, value_parser = parse_seed_range)]
+        seeds: (u64, u64),
+        /// Threads to use (default: the number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        #[arg(long, value_parser = parse_duration_arg)]
+        until: Option<std::time::Duration>,
+        /// Directory for sweep.csv (default: results/runs/<scenario>-sweep).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Re-run a recorded run and verify its trace hash matches.
+    Replay {
+        /// A directory written by `kubesim run`.
+        dir: PathBuf,
+    },
+    /// Parse and check scenarios or manifests without running anything.
+    Validate {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
+    kubesim::time::parse_duration(s)
+}
+
+fn parse_seed_range(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s.split_once("..").ok_or_else(|| format!("{s:?}: expected A..B, e.g. 1..50"))?;
+    let b = b.strip_prefix('=').unwrap_or(b);
+    let a: u64 = a.trim().parse().map_err(|_| format!("{a:?} is not a seed (a non-negative integer)"))?;
+    let b: u64 = b.trim().parse().map_err(|_| format!("{b:?} is not a seed (a non-negative integer)"))?;
+    if b < a {
+        return Err(format!("{s:?}: the range is empty ({b} < {a})"));
+    }
+    Ok((a, b))
+}
+
+pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
+    match cli.command {
+        Command::Run { scenario, seed, until, out } => run::run(&scenario, seed, until, out),
+        Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
+        Command::Replay { dir } => replay::replay(&dir),
+        Command::Validate { files } => validate::validate(&files),
+    }
+}
+
+/// Loads a scenario, printing its warnings.
+fn load_scenario(path: &std::path::Path) -> Result<kubesim::scenario::Scenario, CliError> {
+    let s = kubesim::scenario::load(path)?;
+    for w in &s.warnings {
+        eprintln!("{w}");
+    }
+    Ok(s)
+}

@@ -1,0 +1,53 @@
+//! `kubesim run`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{CliError, EXIT_CHECK_FAILED, EXIT_OK, load_scenario, progress};
+use kubesim::report::output::write_run;
+use kubesim::run::{run_scenario, summarize};
+
+pub fn default_out(name: &str, seed: u64) -> PathBuf {
+    PathBuf::from("results").join("runs").join(format!("{name}-seed{seed}"))
+}
+
+pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<PathBuf>) -> Result<u8, CliError> {
+    let scenario = load_scenario(path)?;
+    let seed = seed.unwrap_or(scenario.seed);
+    let until = until.unwrap_or(scenario.duration);
+    println!("seed: {seed}");
+    let bar = progress::bar(until.as_secs().max(1), "sim-s");
+    let started = std::time::Instant::now(); // determinism-ok: wall time is only reported, never fed to the simulation
+    let outcome = run_scenario(&scenario, seed, until, true, &mut |t| bar.set_position(t.as_secs_f64() as u64))
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    bar.finish_and_clear();
+    let wall = started.elapsed().as_secs_f64();
+    let summary = summarize(&scenario, seed, until, &outcome, wall);
+    let dir = out.unwrap_or_else(|| default_out(&scenario.name, seed));
+    write_run(&dir, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write outputs: {e}") })?;
+    println!("scenario: {} ({})", summary.scenario, summary.scenario_path);
+    println!("simulated: {} in {wall:.3}s wall, {} events", kubesim::time::format_duration(until), summary.events);
+    let m = &summary.metrics;
+    println!("cluster: {} nodes ({} ready), {} pods ({} pending, {} running, {} bound)", m.nodes, m.nodes_ready, m.pods, m.pods_pending, m.pods_running, m.pods_bound);
+    for c in &summary.checks {
+        println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected);
+    }
+    println!("trace_sha256: {}", summary.trace_sha256);
+    println!("outputs: {}", dir.display());
+    if let Some(stall) = &summary.stall {
+        println!("FAILED: {stall}");
+        println!("replay: {}", summary.replay_command);
+        return Ok(EXIT_CHECK_FAILED);
+    }
+    if let Some(v) = summary.violations.first() {
+        println!("FAILED: {} at {} (event {}): {}", v.check, v.t, v.event_index, v.message);
+        if !v.objects.is_empty() {
+            println!("  objects: {}", v.objects.join(", "));
+        }
+        println!("  seed: {seed}");
+        println!("  replay: {}", summary.replay_command);
+        return Ok(EXIT_CHECK_FAILED);
+    }
+    println!("ok");
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,132 @@
+//! The files a run writes: summary.json, events.jsonl, metrics.csv, pods.csv.
+
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+use crate::check::{CheckOutcome, Violation};
+use crate::sim::world::RunOutcome;
+
+/// Final values of the headline metrics.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Headline {
+    pub nodes: i64,
+    pub nodes_ready: i64,
+    pub pods: i64,
+    pub pods_pending: i64,
+    pub pods_running: i64,
+    pub pods_bound: i64,
+    pub replicasets: i64,
+    pub deployments: i64,
+    pub store_revision: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub kubesim_version: String,
+    pub scenario: String,
+    /// The scenario file as it was given; `kubesim replay` reads it again.
+    pub scenario_path: String,
+    pub scenario_sha256: String,
+    pub seed: u64,
+    pub until: String,
+    pub ok: bool,
+    pub sim_seconds: f64,
+    pub wall_seconds: f64,
+    pub events: u64,
+    pub trace_sha256: String,
+    pub checks: Vec<CheckSummary>,
+    pub violations: Vec<ViolationSummary>,
+    pub stall: Option<String>,
+    pub metrics: Headline,
+    /// The command that reproduces this run exactly.
+    pub replay_command: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CheckSummary {
+    pub name: String,
+    pub at: String,
+    pub ok: bool,
+    pub observed: i64,
+    pub expected: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ViolationSummary {
+    pub check: String,
+    pub t: String,
+    pub event_index: u64,
+    pub message: String,
+    pub objects: Vec<String>,
+}
+
+impl From<&CheckOutcome> for CheckSummary {
+    fn from(c: &CheckOutcome) -> Self {
+        CheckSummary { name: c.name.clone(), at: c.at.to_string(), ok: c.ok, observed: c.observed, expected: c.expected.clone() }
+    }
+}
+
+impl From<&Violation> for ViolationSummary {
+    fn from(v: &Violation) -> Self {
+        ViolationSummary { check: v.check.clone(), t: v.t.to_string(), event_index: v.event_index, message: v.message.clone(), objects: v.objects.clone() }
+    }
+}
+
+pub fn headline(o: &RunOutcome) -> Headline {
+    let m = o.observer.current();
+    Headline {
+        nodes: m.nodes,
+        nodes_ready: m.nodes_ready,
+        pods: m.pods,
+        pods_pending: m.pods_pending,
+        pods_running: m.pods_running,
+        pods_bound: m.pods_bound,
+        replicasets: m.replicasets,
+        deployments: m.deployments,
+        store_revision: m.store_revision,
+    }
+}
+
+fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{}: {e}", path.display())
+}
+
+/// Writes every output file into `dir` (created if missing).
+pub fn write_run(dir: &Path, summary: &Summary, outcome: &RunOutcome) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
+    let p = dir.join("summary.json");
+    let json = serde_json::to_string_pretty(summary).map_err(|e| io_err(&p, e))?;
+    std::fs::write(&p, json + "\n").map_err(|e| io_err(&p, e))?;
+
+    let p = dir.join("events.jsonl");
+    let mut w = BufWriter::new(File::create(&p).map_err(|e| io_err(&p, e))?);
+    outcome.trace.write_jsonl(&mut w).and_then(|_| w.flush()).map_err(|e| io_err(&p, e))?;
+
+    let p = dir.join("metrics.csv");
+    let mut w = csv::Writer::from_path(&p).map_err(|e| io_err(&p, e))?;
+    for row in &outcome.observer.rows {
+        w.serialize(row).map_err(|e| io_err(&p, e))?;
+    }
+    w.flush().map_err(|e| io_err(&p, e))?;
+
+    let p = dir.join("pods.csv");
+    let mut w = csv::Writer::from_path(&p).map_err(|e| io_err(&p, e))?;
+    let mut any = false;
+    for row in outcome.observer.pod_rows() {
+        w.serialize(row).map_err(|e| io_err(&p, e))?;
+        any = true;
+    }
+    if !any {
+        w.write_record(["namespace", "name", "uid", "node", "created_s", "scheduled_s", "started_s", "ready_s", "deleted_s"]).map_err(|e| io_err(&p, e))?;
+    }
+    w.flush().map_err(|e| io_err(&p, e))?;
+    Ok(())
+}
+
+pub fn read_summary(dir: &Path) -> Result<Summary, String> {
+    let p = dir.join("summary.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}:{}:{}: not a kubesim summary: {e}", p.display(), e.line(), e.column()))
+}

@@ -1,0 +1,656 @@
+//! The simulation driver. It owns the virtual clock, the event queue, the
+//! API server over the simulated etcd, the components and their caches, and
+//! every random stream. Components only ever see `handle(now, input, view)`.
+//!
+//! A write's path: a component's `Effect::Write` at t0 reaches the API server
+//! at t0 + api latency + etcd latency, where it commits (or fails); each
+//! commit fans out to every watcher of that kind at commit + watch latency,
+//! never overtaking an earlier delivery to the same watcher; the answer
+//! returns at commit + api latency.
+
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::etcd::Revision;
+use super::queue::EventQueue;
+use super::rng::stream;
+use super::trace::{Trace, TraceKind, TraceRecord};
+use crate::api::{ApiError, ApiServer, SimStorage, WatchEvent};
+use crate::check::{CheckOutcome, Violation};
+use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::model::{Kind, Namespace, Object, ObjectMeta, ObjectRef};
+use crate::report::observer::Observer;
+use crate::scenario::{Action, CountCheck, Scenario, TimedAction, merge_patch};
+use crate::scenario::schema::TimingSpec;
+use crate::time::SimTime;
+
+pub const ETCD_PREFIX: &str = "/registry";
+
+type CompId = u32;
+
+#[derive(Debug)]
+enum Ev {
+    Start(CompId),
+    Deliver { comp: CompId, event: WatchEvent },
+    Request { comp: CompId, id: RequestId, op: WriteOp },
+    Response { comp: CompId, id: RequestId, target: Arc<str>, result: Result<Object, ApiError> },
+    Timer { comp: CompId, token: u64 },
+    Action(usize),
+    Check(usize),
+    /// kube-apiserver's periodic etcd compaction.
+    Compact,
+    /// A metrics sample.
+    Sample,
+}
+
+impl Ev {
+    /// Housekeeping recurs forever; only other events count as pending work.
+    fn is_work(&self) -> bool {
+        !matches!(self, Ev::Compact | Ev::Sample)
+    }
+}
+
+struct Slot {
+    name: Arc<str>,
+    comp: Box<dyn Component>,
+    cache: Cache,
+    kinds: Vec<Kind>,
+    api_rng: ChaCha8Rng,
+    watch_rng: ChaCha8Rng,
+    /// Latest scheduled delivery: later ones never overtake it (per-watcher FIFO).
+    last_delivery: SimTime,
+    /// Highest revision delivered per kind, for the watch-order invariant.
+    last_revision: Vec<(Kind, Revision)>,
+    inflight: BTreeSet<RequestId>,
+}
+
+/// Why a run could not finish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("stall at {t}: the scenario is unfinished but nothing is pending; waiting: {waiting}")]
+    Stall { t: SimTime, waiting: String },
+    #[error("setup failed: {0}")]
+    Setup(String),
+}
+
+pub struct World {
+    now: SimTime,
+    seed: u64,
+    until: SimTime,
+    queue: EventQueue<Ev>,
+    work_pending: usize,
+    pub api: ApiServer<SimStorage>,
+    slots: Vec<Slot>,
+    timing: TimingSpec,
+    etcd_rng: ChaCha8Rng,
+    trace: Trace,
+    observer: Observer,
+    violations: Vec<Violation>,
+    timeline: Vec<TimedAction>,
+    checks: Vec<CountCheck>,
+    check_outcomes: Vec<CheckOutcome>,
+    compact_target: Revision,
+    scenario_actor: Arc<str>,
+    empty: Arc<str>,
+}
+
+/// What a finished run produced.
+pub struct RunOutcome {
+    pub seed: u64,
+    pub end: SimTime,
+    pub events: u64,
+    pub trace_sha256: String,
+    pub violations: Vec<Violation>,
+    pub checks: Vec<CheckOutcome>,
+    pub stall: Option<SimError>,
+    pub trace: Trace,
+    pub observer: Observer,
+}
+
+impl RunOutcome {
+    pub fn ok(&self) -> bool {
+        self.violations.is_empty() && self.stall.is_none() && self.checks.iter().all(|c| c.ok)
+    }
+}
+
+impl World {
+    /// A world with the API server and nothing else; `keep_trace` keeps the
+    /// records for events.jsonl (the hash is always computed).
+    pub fn new(seed: u64, until: SimTime, timing: TimingSpec, keep_trace: bool) -> World {
+        World {
+            now: SimTime::ZERO,
+            seed,
+            until,
+            queue: EventQueue::with_capacity(1024),
+            work_pending: 0,
+            api: ApiServer::new(SimStorage::new(), ETCD_PREFIX, stream(seed, "apiserver")),
+            slots: Vec::new(),
+            timing,
+            etcd_rng: stream(seed, "etcd"),
+            trace: Trace::new(keep_trace),
+            observer: Observer::new(),
+            violations: Vec::new(),
+            timeline: Vec::new(),
+            checks: Vec::new(),
+            check_outcomes: Vec::new(),
+            compact_target: 0,
+            scenario_actor: Arc::from("scenario"),
+            empty: Arc::from(""),
+        }
+    }
+
+    /// Builds the world a scenario describes: namespaces, nodes and objects
+    /// created at time zero, then `components` started, then the timeline.
+    pub fn from_scenario(s: &Scenario, seed: u64, until: SimTime, components: Vec<Box<dyn Component>>, keep_trace: bool) -> Result<World, SimError> {
+        let mut w = World::new(seed, until, s.timing.clone(), keep_trace);
+        for ns in &s.namespaces {
+            let obj = Namespace { metadata: ObjectMeta { name: ns.clone(), ..Default::default() }, ..Default::default() };
+            w.setup_create(obj.into())?;
+        }
+        for n in &s.nodes {
+            w.setup_create(n.clone().into())?;
+        }
+        for o in &s.objects {
+            w.setup_create(o.object.clone()).map_err(|e| SimError::Setup(format!("{}:{}:{}: {e}", o.file, o.pos.line, o.pos.column)))?;
+        }
+        for c in components {
+            w.add_component(c);
+        }
+        for (i, a) in s.timeline.iter().enumerate() {
+            w.push(a.at, Ev::Action(i));
+        }
+        w.timeline = s.timeline.clone();
+        for (i, c) in s.checks.iter().enumerate() {
+            w.push(c.at, Ev::Check(i));
+        }
+        w.checks = s.checks.clone();
+        w.push(SimTime::ZERO, Ev::Sample);
+        w.push(SimTime::ZERO + w.timing.compaction_interval.0, Ev::Compact);
+        Ok(w)
+    }
+
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    fn push(&mut self, at: SimTime, ev: Ev) {
+        if ev.is_work() {
+            self.work_pending += 1;
+        }
+        self.queue.push(at.max(self.now), ev);
+    }
+
+    fn setup_create(&mut self, obj: Object) -> Result<(), SimError> {
+        let r = ObjectRef::of(&obj);
+        self.api.create(obj, self.now).map_err(|e| SimError::Setup(format!("{r}: {e}")))?;
+        self.fan_out();
+        Ok(())
+    }
+
+    /// Registers a component; it starts (lists its kinds) at the current time.
+    pub fn add_component(&mut self, comp: Box<dyn Component>) {
+        let name: Arc<str> = Arc::from(comp.name());
+        let kinds = comp.watched_kinds();
+        let id = self.slots.len() as CompId;
+        self.slots.push(Slot {
+            cache: Cache::new(&kinds),
+            api_rng: stream(self.seed, &format!("api/{name}")),
+            watch_rng: stream(self.seed, &format!("watch/{name}")),
+            last_delivery: SimTime::ZERO,
+            last_revision: kinds.iter().map(|k| (*k, 0)).collect(),
+            inflight: BTreeSet::new(),
+            name,
+            comp,
+            kinds,
+        });
+        self.push(self.now, Ev::Start(id));
+    }
+
+    fn rec(&mut self, kind: TraceKind, component: Arc<str>, object: Arc<str>, revision: i64, detail: Arc<str>) {
+        self.trace.record(TraceRecord { t: self.now, kind, component, object, revision, detail });
+    }
+
+    /// `pods/default/web-1` from an etcd key.
+    fn object_name(key: &str) -> Arc<str> {
+        Arc::from(key.strip_prefix(ETCD_PREFIX).map_or(key, |k| k.trim_start_matches('/')))
+    }
+
+    /// Drains committed changes: trace, observe, and schedule deliveries.
+    fn fan_out(&mut self) {
+        let events = self.api.storage.drain_events();
+        for ev in events {
+            let obj = Self::object_name(&ev.key);
+            let empty = self.empty.clone();
+            self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
+            self.observer.observe(self.now, &ev);
+            let kind = ev.object.kind();
+            for id in 0..self.slots.len() {
+                if !self.slots[id].kinds.contains(&kind) {
+                    continue;
+                }
+                let slot = &mut self.slots[id];
+                let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng)).max(slot.last_delivery);
+                slot.last_delivery = at;
+                self.push(at, Ev::Deliver { comp: id as CompId, event: ev.clone() });
+            }
+        }
+    }
+
+    fn call(&mut self, id: CompId, input: Input) {
+        let mut out = Vec::new();
+        let slot = &mut self.slots[id as usize];
+        slot.comp.handle(self.now, input, &slot.cache, &mut out);
+        for effect in out {
+            self.apply_effect(id, effect);
+        }
+    }
+
+    fn apply_effect(&mut self, id: CompId, effect: Effect) {
+        match effect {
+            Effect::Write { id: req, op } => {
+                let slot = &mut self.slots[id as usize];
+                slot.inflight.insert(req);
+                let delay = self.timing.api_latency.sample(&mut slot.api_rng) + self.timing.etcd_latency.sample(&mut self.etcd_rng);
+                let (name, obj) = (slot.name.clone(), Arc::from(op.target().to_string()));
+                self.rec(TraceKind::Request, name, obj, 0, Arc::from(op.verb()));
+                self.push(self.now + delay, Ev::Request { comp: id, id: req, op });
+            }
+            Effect::WakeAt { at, token } => self.push(at, Ev::Timer { comp: id, token }),
+        }
+    }
+
+    fn execute(&mut self, op: WriteOp) -> Result<Object, ApiError> {
+        let now = self.now;
+        match op {
+            WriteOp::Create(o) => self.api.create(o, now),
+            WriteOp::Update(o) => self.api.update(o, now),
+            WriteOp::UpdateStatus(o) => self.api.update_status(o, now),
+            WriteOp::Delete { target, options } => self.api.delete(&target, &options, now).map(|d| d.object().clone()),
+            WriteOp::Bind { namespace, name, node } => self.api.bind(&namespace, &name, &node, now),
+        }
+    }
+
+    fn start(&mut self, id: CompId) {
+        let kinds = self.slots[id as usize].kinds.clone();
+        let name = self.slots[id as usize].name.clone();
+        for kind in kinds {
+            self.relist(id, kind, &name, "start");
+        }
+        self.call(id, Input::Synced);
+    }
+
+    /// Lists `kind` into the component's cache and hands it the differences.
+    fn relist(&mut self, id: CompId, kind: Kind, name: &Arc<str>, why: &str) {
+        let (objects, rev) = match self.api.list(kind, None) {
+            Ok(v) => v,
+            Err(e) => {
+                let empty = self.empty.clone();
+                self.rec(TraceKind::Relist, name.clone(), empty, 0, Arc::from(format!("{kind} list failed: {e}")));
+                return;
+            }
+        };
+        let diff = self.slots[id as usize].cache.replace(kind, objects, rev, ETCD_PREFIX);
+        let empty = self.empty.clone();
+        self.rec(TraceKind::Relist, name.clone(), empty, rev, Arc::from(format!("{} {why}", kind.plural())));
+        if let Some(entry) = self.slots[id as usize].last_revision.iter_mut().find(|(k, _)| *k == kind) {
+            entry.1 = rev;
+        }
+        for ev in diff {
+            self.call(id, Input::Watch(ev));
+        }
+    }
+
+    /// Breaks and resumes a component's watches from its cache's revision, as a
+    /// reconnecting reflector does; a compacted revision (410 Gone) relists.
+    /// Deliveries already in flight to it are dropped.
+    pub fn reconnect_watches(&mut self, id: usize) {
+        let name = self.slots[id].name.clone();
+        let kinds = self.slots[id].kinds.clone();
+        let pending = std::mem::take(&mut self.queue);
+        let mut kept = EventQueue::with_capacity(pending.len());
+        let mut pending = pending;
+        while let Some((t, ev)) = pending.pop() {
+            match ev {
+                Ev::Deliver { comp, .. } if comp as usize == id => self.work_pending -= 1,
+                other => kept.push(t, other),
+            }
+        }
+        self.queue = kept;
+        for kind in kinds {
+            let from = self.slots[id].cache.revision(kind);
+            match self.api.watch(kind, from) {
+                Ok(events) => {
+                    let empty = self.empty.clone();
+                    self.rec(TraceKind::Relist, name.clone(), empty, from, Arc::from(format!("{} resumed", kind.plural())));
+                    for ev in events {
+                        let slot = &mut self.slots[id];
+                        let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng)).max(slot.last_delivery);
+                        slot.last_delivery = at;
+                        self.push(at, Ev::Deliver { comp: id as CompId, event: ev });
+                    }
+                }
+                Err(ApiError::Gone { .. }) => {
+                    self.relist(id as CompId, kind, &name, "relisted after 410 Gone");
+                    self.call(id as CompId, Input::Synced);
+                }
+                Err(e) => {
+                    let empty = self.empty.clone();
+                    self.rec(TraceKind::Relist, name.clone(), empty, from, Arc::from(format!("{} watch failed: {e}", kind.plural())));
+                }
+            }
+        }
+    }
+
+    fn deliver(&mut self, id: CompId, event: WatchEvent) {
+        let slot = &mut self.slots[id as usize];
+        let kind = event.object.kind();
+        if let Some(entry) = slot.last_revision.iter_mut().find(|(k, _)| *k == kind) {
+            if event.revision < entry.1 {
+                let v = Violation {
+                    check: "watch-order".into(),
+                    t: self.now,
+                    event_index: self.trace.len(),
+                    message: format!("{} saw revision {} after {}", slot.name, event.revision, entry.1),
+                    objects: vec![Self::object_name(&event.key).to_string()],
+                };
+                self.violations.push(v);
+            }
+            entry.1 = entry.1.max(event.revision);
+        }
+        slot.cache.apply(&event);
+        let name = slot.name.clone();
+        let obj = Self::object_name(&event.key);
+        self.rec(TraceKind::Deliver, name, obj, event.revision, Arc::from(event.type_.as_str()));
+        self.call(id, Input::Watch(event));
+    }
+
+    fn run_action(&mut self, index: usize) {
+        let action = self.timeline[index].action.clone();
+        let actor = self.scenario_actor.clone();
+        let label: Arc<str> = Arc::from(action.describe());
+        let empty = self.empty.clone();
+        self.rec(TraceKind::Action, actor, empty, 0, label.clone());
+        if let Err(e) = self.perform(action) {
+            let v = Violation {
+                check: "action-failed".into(),
+                t: self.now,
+                event_index: self.trace.len(),
+                message: format!("timeline action `{label}` failed: {e}"),
+                objects: vec![],
+            };
+            self.violations.push(v);
+        }
+        self.fan_out();
+    }
+
+    fn perform(&mut self, action: Action) -> Result<(), ApiError> {
+        let now = self.now;
+        match action {
+            Action::Apply(objects) => {
+                for obj in objects {
+                    match self.api.get(&ObjectRef::of(&with_default_ns(obj.clone()))) {
+                        Err(e) if e.is_not_found() => {
+                            self.api.create(obj, now)?;
+                        }
+                        Err(e) => return Err(e),
+                        Ok(current) => {
+                            // Like `kubectl apply`, the written spec and metadata replace what is stored.
+                            let mut next = with_default_ns(obj);
+                            next.meta_mut().resource_version = current.meta().resource_version.clone();
+                            self.api.update(next, now)?;
+                        }
+                    }
+                }
+            }
+            Action::Scale { target, replicas } => {
+                let current = self.api.get(&target)?;
+                let scaled: Object = match current {
+                    Object::ReplicaSet(rs) => {
+                        let mut rs = (*rs).clone();
+                        rs.spec.replicas = Some(replicas);
+                        rs.into()
+                    }
+                    Object::Deployment(d) => {
+                        let mut d = (*d).clone();
+                        d.spec.replicas = Some(replicas);
+                        d.into()
+                    }
+                    other => return Err(ApiError::BadRequest(format!("{} has no scale subresource", other.kind()))),
+                };
+                self.api.update(scaled, now)?;
+            }
+            Action::Patch { target, merge } => {
+                let current = self.api.get(&target)?;
+                let mut json = current.to_json_value();
+                merge_patch(&mut json, &merge);
+                let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+                let patched = Object::from_json(target.kind, &bytes).map_err(|e| ApiError::BadRequest(format!("patch does not decode: {e}")))?;
+                self.api.update(patched, now)?;
+            }
+            Action::Delete { target, options } => {
+                self.api.delete(&target, &options, now)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn run_check(&mut self, index: usize) {
+        let check = self.checks[index].clone();
+        let objects = match self.api.list(check.filter.kind, None) {
+            Ok((objs, _)) => objs,
+            Err(_) => Vec::new(),
+        };
+        let outcome = crate::check::count::evaluate(&check, objects.iter());
+        let actor = self.scenario_actor.clone();
+        let detail = format!("{} {} (observed {}, expected {})", check.name, if outcome.ok { "ok" } else { "FAILED" }, outcome.observed, outcome.expected);
+        let empty = self.empty.clone();
+        self.rec(TraceKind::Check, actor, empty, 0, Arc::from(detail));
+        if !outcome.ok {
+            let v = Violation {
+                check: check.name.clone(),
+                t: self.now,
+                event_index: self.trace.len(),
+                message: format!("expected {} {} {}, observed {}", check.filter.kind.plural(), describe_filter(&check), outcome.expected, outcome.observed),
+                objects: vec![],
+            };
+            self.violations.push(v);
+        }
+        self.check_outcomes.push(outcome);
+    }
+
+    fn compact(&mut self) {
+        // Like kube-apiserver's compactor: compact to the revision seen one interval ago.
+        let target = self.compact_target;
+        let current = self.api.storage.etcd.revision();
+        if target > self.api.storage.etcd.compacted_revision() && self.api.storage.etcd.compact(target).is_ok() {
+            let actor: Arc<str> = Arc::from("apiserver");
+            let empty = self.empty.clone();
+            self.rec(TraceKind::Compact, actor, empty, target, empty_detail());
+        }
+        self.compact_target = current;
+        self.push(self.now + self.timing.compaction_interval.0, Ev::Compact);
+    }
+
+    /// Runs until virtual time `until`. `progress` is called now and then with
+    /// the current time. A stall (unfinished, nothing pending, someone waiting)
+    /// ends the run early and is reported in the outcome.
+    pub fn run(mut self, progress: &mut dyn FnMut(SimTime)) -> RunOutcome {
+        let mut stall = None;
+        let mut processed: u64 = 0;
+        while let Some(t) = self.queue.peek_time() {
+            if t > self.until {
+                break;
+            }
+            if self.work_pending == 0
+                && let Some(waiting) = self.waiting()
+            {
+                stall = Some(SimError::Stall { t: self.now, waiting });
+                break;
+            }
+            let Some((t, ev)) = self.queue.pop() else { break };
+            if ev.is_work() {
+                self.work_pending -= 1;
+            }
+            self.now = t;
+            self.step(ev);
+            processed += 1;
+            if processed.is_multiple_of(4096) {
+                progress(self.now);
+            }
+        }
+        if stall.is_none() && self.work_pending == 0 && self.queue.is_empty() {
+            // Nothing left at all before the end: fine unless someone is waiting.
+            if let Some(waiting) = self.waiting() {
+                stall = Some(SimError::Stall { t: self.now, waiting });
+            }
+        }
+        let end = if stall.is_some() { self.now } else { self.until };
+        progress(end);
+        RunOutcome {
+            seed: self.seed,
+            end,
+            events: self.trace.len(),
+            trace_sha256: self.trace.sha256(),
+            violations: self.violations,
+            checks: self.check_outcomes,
+            stall,
+            trace: self.trace,
+            observer: self.observer,
+        }
+    }
+
+    /// What some component is waiting on, if any.
+    fn waiting(&self) -> Option<String> {
+        let mut waits = Vec::new();
+        for s in &self.slots {
+            if !s.inflight.is_empty() {
+                waits.push(format!("{} has {} write(s) unanswered", s.name, s.inflight.len()));
+            }
+            if let Some(w) = s.comp.busy() {
+                waits.push(format!("{}: {w}", s.name));
+            }
+        }
+        (!waits.is_empty()).then(|| waits.join("; "))
+    }
+
+    fn step(&mut self, ev: Ev) {
+        match ev {
+            Ev::Start(id) => self.start(id),
+            Ev::Deliver { comp, event } => self.deliver(comp, event),
+            Ev::Request { comp, id, op } => {
+                let target: Arc<str> = Arc::from(op.target().to_string());
+                let result = self.execute(op);
+                self.fan_out();
+                let slot = &mut self.slots[comp as usize];
+                let back = self.timing.api_latency.sample(&mut slot.api_rng);
+                self.push(self.now + back, Ev::Response { comp, id, target, result });
+            }
+            Ev::Response { comp, id, target, result } => {
+                let slot = &mut self.slots[comp as usize];
+                slot.inflight.remove(&id);
+                let (name, obj) = (slot.name.clone(), target);
+                let detail: Arc<str> = match &result {
+                    Ok(_) => Arc::from("ok"),
+                    Err(e) => Arc::from(format!("{} {}: {e}", e.code(), e.reason())),
+                };
+                let rev = result.as_ref().map_or(0, |o| o.meta().revision());
+                self.rec(TraceKind::Response, name, obj, rev, detail);
+                self.call(comp, Input::WriteResult { id, result });
+            }
+            Ev::Timer { comp, token } => {
+                let name = self.slots[comp as usize].name.clone();
+                let empty = self.empty.clone();
+                self.rec(TraceKind::Timer, name, empty, 0, empty_detail());
+                self.call(comp, Input::Timer { token });
+            }
+            Ev::Action(i) => self.run_action(i),
+            Ev::Check(i) => self.run_check(i),
+            Ev::Compact => self.compact(),
+            Ev::Sample => {
+                self.observer.sample(self.now, self.trace.len());
+                self.push(self.now + self.timing.metrics_interval.0, Ev::Sample);
+            }
+        }
+    }
+
+    /// Runs until the queue holds nothing but housekeeping (or `until`), for tests.
+    pub fn settle(&mut self) {
+        while self.work_pending > 0 {
+            let Some((t, ev)) = self.queue.pop() else { break };
+            if t > self.until {
+                self.queue.push(t, ev);
+                break;
+            }
+            if ev.is_work() {
+                self.work_pending -= 1;
+            }
+            self.now = t;
+            self.step(ev);
+        }
+    }
+
+    /// A component's cache, for tests and reports.
+    pub fn cache(&self, id: usize) -> &Cache {
+        &self.slots[id].cache
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Runs until at least `t`, for tests.
+    pub fn advance_to(&mut self, t: SimTime) {
+        while let Some(next) = self.queue.peek_time() {
+            if next > t {
+                break;
+            }
+            let Some((at, ev)) = self.queue.pop() else { break };
+            if ev.is_work() {
+                self.work_pending -= 1;
+            }
+            self.now = at;
+            self.step(ev);
+        }
+        self.now = self.now.max(t);
+    }
+
+    /// Creates an object directly, as the scenario would, and delivers its events.
+    pub fn create_now(&mut self, obj: Object) -> Result<Object, ApiError> {
+        let r = self.api.create(obj, self.now);
+        self.fan_out();
+        r
+    }
+}
+
+fn empty_detail() -> Arc<str> {
+    Arc::from("")
+}
+
+fn with_default_ns(mut obj: Object) -> Object {
+    if obj.kind().namespaced() && obj.meta().namespace.is_empty() {
+        obj.meta_mut().namespace = "default".into();
+    }
+    obj
+}
+
+fn describe_filter(c: &CountCheck) -> String {
+    let mut parts = Vec::new();
+    if let Some(ns) = &c.filter.namespace {
+        parts.push(format!("in {ns}"));
+    }
+    if let Some(s) = &c.filter.selector {
+        parts.push(format!("matching {:?}", s.match_labels));
+    }
+    if let Some(p) = &c.filter.phase {
+        parts.push(format!("in phase {p}"));
+    }
+    if let Some(b) = c.filter.bound {
+        parts.push(if b { "bound".into() } else { "unbound".into() });
+    }
+    parts.join(" ")
+}
+
