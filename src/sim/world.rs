@@ -654,3 +654,6 @@ fn describe_filter(c: &CountCheck) -> String {
     parts.join(" ")
 }
 
+
+#[cfg(test)]
+mod tests;
