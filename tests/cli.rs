@@ -1,0 +1,129 @@
+//! The command line as a user meets it: exit codes, messages, outputs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kubesim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kubesim")).args(args).current_dir(env!("CARGO_MANIFEST_DIR")).output().expect("runs")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn validate_reports_file_line_column_and_exits_2() {
+    let cases = [
+        ("tests/data/typo.yaml", "tests/data/typo.yaml:8:5: cluster.nodePools[0]: unknown field `capacty`, expected one of"),
+        ("tests/data/broken.yaml", "tests/data/broken.yaml:5:1:"),
+        ("tests/data/bad-quantity.yaml", "tests/data/bad-quantity.yaml:8:13: status.capacity.memory: invalid quantity \"16Gx\""),
+    ];
+    for (file, expected) in cases {
+        let o = kubesim(&["validate", file]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{file}: {out}");
+        assert!(out.contains(expected), "{file}: expected {expected:?} in:\n{out}");
+        assert!(!out.contains("panicked"), "{out}");
+    }
+}
+
+#[test]
+fn validate_accepts_shipped_scenarios_and_manifests() {
+    let o = kubesim(&["validate", "scenarios/replicaset-scale.yaml", "scenarios/manifests/web.yaml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("ok: scenarios/manifests/web.yaml: 2 object(s)"));
+}
+
+#[test]
+fn bad_flags_exit_2_without_a_panic() {
+    for args in [
+        vec!["run", "scenarios/replicaset-scale.yaml", "--until", "ten minutes"],
+        vec!["sweep", "scenarios/replicaset-scale.yaml", "--seeds", "9..3"],
+        vec!["run", "does/not/exist.yaml"],
+        vec!["replay", "/nonexistent-dir"],
+    ] {
+        let o = kubesim(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(!text(&o).contains("panicked"));
+    }
+}
+
+#[test]
+fn run_twice_same_seed_identical_other_seed_different() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |seed: &str, sub: &str| {
+        let out = dir.path().join(sub);
+        let o = kubesim(&["run", "scenarios/replicaset-scale.yaml", "--seed", seed, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with(&format!("seed: {seed}\n")), "the seed is printed first");
+        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+        (summary["trace_sha256"].as_str().unwrap().to_string(), std::fs::read(out.join("events.jsonl")).unwrap())
+    };
+    let (a_hash, a_events) = run("7", "a");
+    let (b_hash, b_events) = run("7", "b");
+    let (c_hash, _) = run("8", "c");
+    assert_eq!(a_hash, b_hash);
+    assert!(a_events == b_events, "events.jsonl must be byte-identical");
+    assert_ne!(a_hash, c_hash);
+    for f in ["metrics.csv", "pods.csv"] {
+        assert!(dir.path().join("a").join(f).exists(), "{f}");
+    }
+}
+
+#[test]
+fn failing_check_exits_1_with_replay_command_and_replay_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fail");
+    let o = kubesim(&["run", "tests/data/failing-check.yaml", "--out", out.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAILED: expects-five at 30s"), "{t}");
+    assert!(t.contains("observed 3"), "{t}");
+    assert!(t.contains("replay: kubesim run tests/data/failing-check.yaml --seed 3"), "{t}");
+    let r = kubesim(&["replay", out.to_str().unwrap()]);
+    let rt = text(&r);
+    assert_eq!(r.status.code(), Some(0), "{rt}");
+    assert!(rt.contains("reproduced: the run replays exactly (the same violation"), "{rt}");
+    assert!(rt.contains("violation: expects-five at 30s"), "{rt}");
+    // A tampered recording is not reproduced.
+    let summary_path = out.join("summary.json");
+    let tampered = std::fs::read_to_string(&summary_path).unwrap().replace("\"seed\": 3", "\"seed\": 4");
+    std::fs::write(&summary_path, tampered).unwrap();
+    let r = kubesim(&["replay", out.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(1), "{}", text(&r));
+    assert!(text(&r).contains("NOT reproduced"));
+}
+
+fn sweep_hashes(jobs: &str, dir: &Path) -> Vec<(String, String)> {
+    let out = dir.join(format!("jobs{jobs}"));
+    let o = kubesim(&["sweep", "scenarios/replicaset-scale.yaml", "--seeds", "1..12", "--jobs", jobs, "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut r = csv::Reader::from_path(out.join("sweep.csv")).unwrap();
+    r.records().map(|rec| rec.unwrap()).map(|rec| (rec[0].to_string(), rec[2].to_string())).collect()
+}
+
+#[test]
+fn sweep_results_do_not_depend_on_the_number_of_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    let one = sweep_hashes("1", dir.path());
+    let two = sweep_hashes("2", dir.path());
+    assert_eq!(one.len(), 12);
+    assert_eq!(one, two);
+    let distinct: std::collections::BTreeSet<_> = one.iter().map(|(_, h)| h).collect();
+    assert_eq!(distinct.len(), 12, "every seed differs");
+}
+
+#[test]
+fn sweep_lists_failing_seeds_with_their_replay_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["sweep", "tests/data/failing-check.yaml", "--seeds", "1..3", "--jobs", "2", "--out", dir.path().to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("failing seeds:"), "{t}");
+    for seed in 1..=3 {
+        assert!(t.contains(&format!("kubesim run tests/data/failing-check.yaml --seed {seed}")), "{t}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 4);
+    assert!(csv.starts_with("seed,ok,trace_sha256,events,sim_seconds,violations,first_violation,replay"));
+}
