@@ -15,3 +15,6 @@ pub mod scenario;
 pub mod sim;
 pub mod time;
 pub mod yamlpos;
+
+#[cfg(test)]
+mod testutil;

@@ -29,17 +29,7 @@ fn check_file(path: &std::path::Path) -> Result<String, SourceError> {
         eprintln!("{w}");
     }
     for lo in &m.objects {
-        let mut o = lo.object.clone();
-        if o.kind().namespaced() && o.meta().namespace.is_empty() {
-            o.meta_mut().namespace = "default".into();
-        }
-        kubesim::api::rules::apply_defaults(&mut o);
-        kubesim::api::rules::admit_create(&mut o);
-        let errs = kubesim::api::rules::validate_create(&o);
-        if !errs.is_empty() {
-            let e = kubesim::api::ApiError::Invalid { kind: o.kind(), name: o.meta().name.clone(), causes: errs };
-            return Err(SourceError::at(&lo.file, lo.pos.clone(), e.to_string()));
-        }
+        kubesim::api::rules::dry_run_create(&lo.object).map_err(|e| SourceError::at(&lo.file, lo.pos.clone(), e.to_string()))?;
     }
     Ok(format!("{} object(s)", m.objects.len()))
 }

@@ -193,17 +193,7 @@ impl Loader<'_> {
             _ => return Err(self.err(path, "expected exactly one of `file` or `manifest`")),
         };
         for lo in &loaded {
-            let mut o = lo.object.clone();
-            if o.kind().namespaced() && o.meta().namespace.is_empty() {
-                o.meta_mut().namespace = "default".into();
-            }
-            crate::api::rules::apply_defaults(&mut o);
-            crate::api::rules::admit_create(&mut o);
-            let errs = crate::api::rules::validate_create(&o);
-            if !errs.is_empty() {
-                let e = crate::api::ApiError::Invalid { kind: o.kind(), name: o.meta().name.clone(), causes: errs };
-                return Err(SourceError::at(&lo.file, lo.pos.clone(), e.to_string()));
-            }
+            crate::api::rules::dry_run_create(&lo.object).map_err(|e| SourceError::at(&lo.file, lo.pos.clone(), e.to_string()))?;
         }
         Ok(loaded)
     }
@@ -280,6 +270,14 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     for (i, src) in raw.objects.iter().enumerate() {
         objects.extend(l.objects(src, &[key("objects"), PathSeg::Index(i)])?);
     }
+    let mut namespaces: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| s.to_string()).collect();
+    for ns in &raw.cluster.namespaces {
+        if !namespaces.contains(ns) {
+            namespaces.push(ns.clone());
+        }
+    }
+    let mut known_ns = namespaces.clone();
+    check_namespaces(&objects, &mut known_ns)?;
     let mut timeline = Vec::new();
     for (i, entry) in raw.timeline.iter().enumerate() {
         let path = [key("timeline"), PathSeg::Index(i)];
@@ -287,6 +285,13 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(entry.at.0), format_duration(duration))));
         }
         let action = timeline_action(&mut l, entry, &path)?;
+        if let Action::Apply(objs) = &action {
+            let loaded: Vec<LoadedObject> = objs
+                .iter()
+                .map(|o| LoadedObject { object: o.clone(), file: file.clone(), pos: locate_nearest(&text, 0, &[&path[..], &[key("apply")]].concat()) })
+                .collect();
+            check_namespaces(&loaded, &mut known_ns)?;
+        }
         timeline.push(TimedAction { at: SimTime::ZERO + entry.at.0, action });
     }
     // Stable: entries at the same time keep file order.
@@ -310,12 +315,6 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         let filter = ObjectFilter { kind, namespace: c.count.namespace.clone(), selector: c.count.selector.clone(), phase: c.count.phase.clone(), bound: c.count.bound };
         checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, filter, expect });
     }
-    let mut namespaces: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| s.to_string()).collect();
-    for ns in &raw.cluster.namespaces {
-        if !namespaces.contains(ns) {
-            namespaces.push(ns.clone());
-        }
-    }
     Ok(Scenario {
         path: path.to_path_buf(),
         name: raw.name,
@@ -330,6 +329,27 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         checks,
         warnings: l.warnings,
     })
+}
+
+/// Every namespaced object must land in a namespace that exists by then
+/// (NamespaceLifecycle admission would refuse it at run time).
+fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result<(), SourceError> {
+    for lo in objects {
+        let o = &lo.object;
+        if o.kind() == Kind::Namespace {
+            known.push(o.meta().name.clone());
+            continue;
+        }
+        let ns = if o.meta().namespace.is_empty() { "default" } else { o.meta().namespace.as_str() };
+        if o.kind().namespaced() && !known.iter().any(|k| k == ns) {
+            return Err(SourceError::at(
+                &lo.file,
+                lo.pos.clone(),
+                format!("{} {:?} is in namespace {ns:?}, which does not exist by then; add it to cluster.namespaces or create a Namespace before it", o.kind(), o.meta().name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {

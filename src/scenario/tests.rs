@@ -121,3 +121,13 @@ fn merge_patch_follows_rfc7386() {
     merge_patch(&mut v, &serde_json::json!({"a": {"b": null, "e": 3}, "d": [2]}));
     assert_eq!(v, serde_json::json!({"a": {"c": 2, "e": 3}, "d": [2]}));
 }
+
+#[test]
+fn objects_in_missing_namespaces_are_caught_at_load() {
+    let e = load_err(&GOOD.replace("metadata: {name: web}", "metadata: {name: web, namespace: ghost}"));
+    assert_eq!(e.line, 15, "{e}");
+    assert!(e.message.contains("namespace \"ghost\", which does not exist by then"), "{e}");
+    let ok = GOOD.replace("  zones: [zone-a, zone-b]\n", "  zones: [zone-a, zone-b]\n  namespaces: [ghost]\n").replace("metadata: {name: web}", "metadata: {name: web, namespace: ghost}");
+    let dir = tempfile::tempdir().unwrap();
+    assert!(load(&write(dir.path(), "ok.yaml", &ok)).is_ok());
+}

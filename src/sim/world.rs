@@ -152,7 +152,9 @@ impl World {
             w.setup_create(n.clone().into())?;
         }
         for o in &s.objects {
-            w.setup_create(o.object.clone()).map_err(|e| SimError::Setup(format!("{}:{}:{}: {e}", o.file, o.pos.line, o.pos.column)))?;
+            let r = ObjectRef::of(&o.object);
+            w.api.create(o.object.clone(), SimTime::ZERO).map_err(|e| SimError::Setup(format!("{}:{}:{}: {r}: {e}", o.file, o.pos.line, o.pos.column)))?;
+            w.fan_out();
         }
         for c in components {
             w.add_component(c);

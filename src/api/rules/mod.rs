@@ -136,3 +136,19 @@ fn non_negative(v: i64, path: &str, errs: &mut Vec<String>) {
         errs.push(format!("{path}: Invalid value: {v}: must be greater than or equal to 0"));
     }
 }
+
+/// What a create would check, without a store: defaulting, admission and
+/// validation of a copy. Used by `kubesim validate` and the scenario loader.
+pub fn dry_run_create(obj: &Object) -> Result<(), crate::api::ApiError> {
+    let mut o = obj.clone();
+    if o.kind().namespaced() && o.meta().namespace.is_empty() {
+        o.meta_mut().namespace = "default".into();
+    }
+    apply_defaults(&mut o);
+    admit_create(&mut o);
+    let causes = validate_create(&o);
+    if causes.is_empty() {
+        return Ok(());
+    }
+    Err(crate::api::ApiError::Invalid { kind: o.kind(), name: o.meta().name.clone(), causes })
+}

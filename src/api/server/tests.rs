@@ -2,8 +2,7 @@
 
 use super::*;
 use crate::api::storage::{SimStorage, WatchEventType};
-use crate::model::pod::Pod;
-use crate::model::{Namespace, ObjectMeta, ReplicaSet};
+use crate::model::{Namespace, ObjectMeta};
 use crate::sim::rng::stream;
 
 fn server() -> ApiServer<SimStorage> {
@@ -16,17 +15,7 @@ fn server() -> ApiServer<SimStorage> {
     api
 }
 
-fn pod(name: &str) -> Object {
-    serde_yaml::from_str::<Pod>(&format!("metadata: {{name: {name}, namespace: default}}\nspec: {{containers: [{{name: c, image: nginx}}]}}")).unwrap().into()
-}
-
-fn rs(name: &str, replicas: i32) -> Object {
-    serde_yaml::from_str::<ReplicaSet>(&format!(
-        "metadata: {{name: {name}, namespace: default}}\nspec: {{replicas: {replicas}, selector: {{matchLabels: {{app: {name}}}}}, template: {{metadata: {{labels: {{app: {name}}}}}, spec: {{containers: [{{name: c, image: i}}]}}}}}}"
-    ))
-    .unwrap()
-    .into()
-}
+use crate::testutil::{pod, replicaset as rs};
 
 fn t(s: u64) -> SimTime {
     SimTime::from_secs(s)

@@ -4,8 +4,6 @@ use super::*;
 use crate::api::WatchEventType;
 use crate::control::controllers::replicaset::ReplicaSetController;
 use crate::control::workqueue::WorkQueue;
-use crate::model::pod::Pod;
-use crate::model::ReplicaSet;
 use crate::sim::latency::Latency;
 use crate::time::Dur;
 use std::cell::RefCell;
@@ -24,17 +22,7 @@ fn world(seed: u64, watch: Latency) -> World {
     w
 }
 
-fn pod(name: &str) -> Object {
-    serde_yaml::from_str::<Pod>(&format!("metadata: {{name: {name}, namespace: default}}\nspec: {{containers: [{{name: c, image: nginx}}]}}")).unwrap().into()
-}
-
-fn rs(name: &str, replicas: i32) -> Object {
-    serde_yaml::from_str::<ReplicaSet>(&format!(
-        "metadata: {{name: {name}, namespace: default}}\nspec: {{replicas: {replicas}, selector: {{matchLabels: {{app: {name}}}}}, template: {{metadata: {{labels: {{app: {name}}}}}, spec: {{containers: [{{name: c, image: i}}]}}}}}}"
-    ))
-    .unwrap()
-    .into()
-}
+use crate::testutil::{pod, replicaset as rs};
 
 /// Records every input; on each pod it first sees, labels the pod (a write),
 /// and on that write's result asks to be woken 10 s later via a work queue.
