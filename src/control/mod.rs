@@ -15,6 +15,7 @@
 
 pub mod controllers;
 pub mod informer;
+pub mod scheduler;
 pub mod workqueue;
 
 use crate::api::{ApiError, DeleteOptions, WatchEvent};

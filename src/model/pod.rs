@@ -334,3 +334,61 @@ impl Pod {
         super::meta::condition(&self.status.conditions, "Ready").is_some_and(|c| c.status == "True")
     }
 }
+
+impl Toleration {
+    /// `Toleration.ToleratesTaint`: effect (if set) and key (if set) must
+    /// match; `Exists` matches any value, `Equal` (or empty) the same value.
+    pub fn tolerates(&self, taint: &super::node::Taint) -> bool {
+        if self.effect.as_ref().is_some_and(|e| *e != taint.effect) {
+            return false;
+        }
+        if !self.key.is_empty() && self.key != taint.key {
+            return false;
+        }
+        match self.operator {
+            Some(TolerationOperator::Exists) => true,
+            Some(TolerationOperator::Equal) | None => self.value == taint.value,
+        }
+    }
+}
+
+/// True if some toleration tolerates `taint`.
+pub fn tolerated(tolerations: &[Toleration], taint: &super::node::Taint) -> bool {
+    tolerations.iter().any(|t| t.tolerates(taint))
+}
+
+impl NodeSelectorRequirement {
+    /// Matches against node labels (`match_expressions`) or fields
+    /// (`match_fields`, where only metadata.name exists).
+    pub fn matches(&self, value: Option<&str>) -> bool {
+        match self.operator {
+            NodeSelectorOperator::In => value.is_some_and(|v| self.values.iter().any(|x| x == v)),
+            NodeSelectorOperator::NotIn => value.is_none_or(|v| !self.values.iter().any(|x| x == v)),
+            NodeSelectorOperator::Exists => value.is_some(),
+            NodeSelectorOperator::DoesNotExist => value.is_none(),
+            NodeSelectorOperator::Gt | NodeSelectorOperator::Lt => {
+                let (Some(v), [bound]) = (value.and_then(|v| v.parse::<i64>().ok()), self.values.as_slice()) else { return false };
+                let Ok(bound) = bound.parse::<i64>() else { return false };
+                if self.operator == NodeSelectorOperator::Gt { v > bound } else { v < bound }
+            }
+        }
+    }
+}
+
+impl NodeSelectorTerm {
+    /// Every requirement matches; an empty term matches nothing (upstream).
+    pub fn matches(&self, labels: &Labels, node_name: &str) -> bool {
+        if self.match_expressions.is_empty() && self.match_fields.is_empty() {
+            return false;
+        }
+        self.match_expressions.iter().all(|r| r.matches(labels.get(&r.key).map(String::as_str)))
+            && self.match_fields.iter().all(|r| r.key == "metadata.name" && r.matches(Some(node_name)))
+    }
+}
+
+impl NodeSelector {
+    /// Any term matches.
+    pub fn matches(&self, labels: &Labels, node_name: &str) -> bool {
+        self.node_selector_terms.iter().any(|t| t.matches(labels, node_name))
+    }
+}
