@@ -165,6 +165,11 @@ impl NodeInfo {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub nodes: Vec<NodeInfo>,
+    /// Namespace name → labels, for namespaceSelector in pod affinity terms.
+    pub namespace_labels: BTreeMap<String, crate::model::Labels>,
+    /// (namespace, selector) of workloads that own pods (ReplicaSets), for
+    /// PodTopologySpread's system-default constraints.
+    pub workload_selectors: Vec<(String, crate::model::LabelSelector)>,
 }
 
 impl Snapshot {
@@ -177,7 +182,7 @@ impl Snapshot {
                 infos[i].add_pod(PodInfo::new(p));
             }
         }
-        Snapshot { nodes: infos }
+        Snapshot { nodes: infos, ..Default::default() }
     }
 
     /// How many nodes hold each (normalised) image, for ImageLocality's spread.
@@ -221,6 +226,30 @@ pub trait Plugin {
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         None
     }
+    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
+        None
+    }
+    fn as_bind(&self) -> Option<&dyn BindPlugin> {
+        None
+    }
+}
+
+/// What PostFilter (preemption) proposes for a pod no node fits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PostFilterResult {
+    pub nominated_node: String,
+    /// Pods to evict (namespace, name, uid).
+    pub victims: Vec<(String, String, String)>,
+}
+
+/// Runs when no node passed Filter; `rejections` holds each node's filter status.
+pub trait PostFilterPlugin {
+    fn post_filter(&self, pod: &PodInfo, snapshot: &Snapshot, rejections: &[(usize, Status)], filter: &dyn Fn(&Snapshot, usize) -> Status) -> Result<PostFilterResult, Status>;
+}
+
+/// Binds a pod to its node through the API (the pods/binding subresource).
+pub trait BindPlugin {
+    fn bind(&self, pod: &Pod, node: &str) -> crate::control::WriteOp;
 }
 
 /// Gates a pod before it may enter the active queue (SchedulingGates).

@@ -4,6 +4,9 @@
 //! - `plugins/`: the in-tree plugins, one file each, tests ported from upstream;
 //! - `resources`: pod requests and node sums as the plugins read them.
 
+pub mod cycle;
 pub mod framework;
 pub mod plugins;
+pub mod profile;
+pub mod registry;
 pub mod resources;
