@@ -4,6 +4,7 @@
 mod progress;
 mod replay;
 mod run;
+mod schedule;
 mod sweep;
 mod validate;
 
@@ -75,6 +76,24 @@ enum Command {
         /// A directory written by `kubesim run`.
         dir: PathBuf,
     },
+    /// Explain one scheduling decision: every filter on every node, every score.
+    Schedule {
+        /// Manifests with the cluster's Nodes and existing Pods (bound by spec.nodeName),
+        /// multi-document or kind: List; Namespaces and ReplicaSets are used too.
+        #[arg(long, required = true, num_args = 1..)]
+        cluster: Vec<PathBuf>,
+        /// The Pod to place.
+        #[arg(long)]
+        pod: PathBuf,
+        /// A KubeSchedulerConfiguration (default: kube-scheduler's default profile).
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "json")]
+        output: schedule::Output,
+        /// Seed of the scheduler's tie-break stream.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
     /// Parse and check scenarios or manifests without running anything.
     Validate {
         #[arg(required = true)]
@@ -103,6 +122,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
         Command::Replay { dir } => replay::replay(&dir),
         Command::Validate { files } => validate::validate(&files),
+        Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),
     }
 }
 

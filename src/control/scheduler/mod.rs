@@ -5,6 +5,7 @@
 //! - `resources`: pod requests and node sums as the plugins read them.
 
 pub mod cycle;
+pub mod explain;
 pub mod framework;
 pub mod plugins;
 pub mod profile;
