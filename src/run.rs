@@ -5,20 +5,37 @@ use std::time::Duration;
 
 use crate::control::Component;
 use crate::control::controllers::replicaset::ReplicaSetController;
+use crate::control::kubelet::Kubelet;
+use crate::control::scheduler::component::Scheduler;
+use crate::control::scheduler::profile::SchedulerConfig;
+use crate::sim::rng::stream;
+use std::sync::Arc;
 use crate::report::output::{CheckSummary, Summary, ViolationSummary, headline};
 use crate::scenario::Scenario;
 use crate::sim::world::{RunOutcome, SimError, World};
 use crate::time::{SimTime, format_duration};
 
-/// The control plane a scenario runs with. Later issues add the scheduler,
-/// the other controllers and the kubelets here.
-pub fn default_components(_seed: u64) -> Vec<Box<dyn Component>> {
-    vec![Box::new(ReplicaSetController::new())]
+/// The control plane a scenario runs with: the scheduler (with `config`) and
+/// the controllers. Later issues add more controllers and the kubelets here.
+pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerConfig>) -> Vec<Box<dyn Component>> {
+    let mut comps: Vec<Box<dyn Component>> = vec![Box::new(Scheduler::new(config, stream(seed, "scheduler"))), Box::new(ReplicaSetController::new())];
+    let t = &scenario.timing;
+    for n in &scenario.nodes {
+        let name = &n.metadata.name;
+        comps.push(Box::new(Kubelet::new(name, stream(seed, &format!("kubelet/{name}")), t.pod_start_latency.clone(), t.pod_stop_latency.clone())));
+    }
+    comps
 }
 
-/// Runs `scenario` with `seed` for `until` of virtual time.
+/// Runs `scenario` with `seed` for `until` of virtual time, with the
+/// scenario's scheduler configuration.
 pub fn run_scenario(scenario: &Scenario, seed: u64, until: Duration, keep_trace: bool, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutcome, SimError> {
-    let world = World::from_scenario(scenario, seed, SimTime::ZERO + until, default_components(seed), keep_trace)?;
+    run_scenario_with(scenario, seed, until, keep_trace, scenario.scheduler.clone(), progress)
+}
+
+/// Like `run_scenario` with another scheduler configuration (for `compare`).
+pub fn run_scenario_with(scenario: &Scenario, seed: u64, until: Duration, keep_trace: bool, config: Arc<SchedulerConfig>, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutcome, SimError> {
+    let world = World::from_scenario(scenario, seed, SimTime::ZERO + until, default_components(scenario, seed, config), keep_trace)?;
     Ok(world.run(progress))
 }
 
@@ -52,6 +69,7 @@ pub fn summarize(scenario: &Scenario, seed: u64, until: Duration, outcome: &RunO
         violations: outcome.violations.iter().map(ViolationSummary::from).collect(),
         stall: outcome.stall.as_ref().map(|s| s.to_string()),
         metrics: headline(outcome),
+        component_stats: outcome.component_stats.clone(),
         replay_command: replay_command(scenario, seed, until),
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod controllers;
 pub mod informer;
+pub mod kubelet;
 pub mod scheduler;
 pub mod workqueue;
 
@@ -79,5 +80,14 @@ pub trait Component {
     /// any; a driver with nothing left to run reports it as a stall.
     fn busy(&self) -> Option<String> {
         None
+    }
+    /// Only pods bound to this node reach the component's cache (the
+    /// `spec.nodeName` field selector a kubelet watches with).
+    fn pod_node_filter(&self) -> Option<&str> {
+        None
+    }
+    /// Counters for the run summary (name, value), e.g. the scheduler's attempts.
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
     }
 }

@@ -40,6 +40,9 @@ pub struct Summary {
     pub violations: Vec<ViolationSummary>,
     pub stall: Option<String>,
     pub metrics: Headline,
+    /// Counters each component reported (the scheduler's attempts, preemptions, …).
+    #[serde(default)]
+    pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// The command that reproduces this run exactly.
     pub replay_command: String,
 }

@@ -131,6 +131,8 @@ pub struct Scenario {
     pub timing: TimingSpec,
     pub checks: Vec<CountCheck>,
     pub warnings: Vec<Warning>,
+    /// The scheduler configuration (kube-scheduler's defaults unless `scheduler.config`).
+    pub scheduler: std::sync::Arc<crate::control::scheduler::profile::SchedulerConfig>,
 }
 
 struct Loader<'a> {
@@ -257,7 +259,13 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     if duration.is_zero() {
         return Err(l.err(&[key("duration")], "duration must be above zero, e.g. 10m"));
     }
-    for (name, lat) in [("apiLatency", &raw.timing.api_latency), ("watchLatency", &raw.timing.watch_latency), ("etcdLatency", &raw.timing.etcd_latency)] {
+    for (name, lat) in [
+        ("apiLatency", &raw.timing.api_latency),
+        ("watchLatency", &raw.timing.watch_latency),
+        ("etcdLatency", &raw.timing.etcd_latency),
+        ("podStartLatency", &raw.timing.pod_start_latency),
+        ("podStopLatency", &raw.timing.pod_stop_latency),
+    ] {
         lat.validate().map_err(|m| l.err(&[key("timing"), key(name)], m))?;
     }
     for (name, d) in [("metricsInterval", raw.timing.metrics_interval), ("compactionInterval", raw.timing.compaction_interval)] {
@@ -315,7 +323,18 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         let filter = ObjectFilter { kind, namespace: c.count.namespace.clone(), selector: c.count.selector.clone(), phase: c.count.phase.clone(), bound: c.count.bound };
         checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, filter, expect });
     }
+    let scheduler = match &raw.scheduler {
+        None => crate::control::scheduler::profile::SchedulerConfig::default_config(),
+        Some(spec) => {
+            let full = l.dir.join(&spec.config);
+            if !full.exists() {
+                return Err(l.err(&[key("scheduler"), key("config")], format!("scheduler config {} does not exist (paths are relative to the scenario)", full.display())));
+            }
+            crate::control::scheduler::profile::load(&full)?
+        }
+    };
     Ok(Scenario {
+        scheduler: std::sync::Arc::new(scheduler),
         path: path.to_path_buf(),
         name: raw.name,
         description: raw.description,

@@ -32,6 +32,16 @@ pub struct ScenarioFile {
     pub timing: TimingSpec,
     #[serde(default)]
     pub checks: Vec<CheckSpec>,
+    #[serde(default)]
+    pub scheduler: Option<SchedulerSpec>,
+}
+
+/// Which scheduler configuration the scenario runs with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchedulerSpec {
+    /// A KubeSchedulerConfiguration file, relative to the scenario.
+    pub config: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -162,6 +172,12 @@ pub struct TimingSpec {
     /// Time etcd takes to commit a write.
     #[serde(default = "default_etcd_latency")]
     pub etcd_latency: Latency,
+    /// Kubelet: from a pod bound to its node to the pod Running and Ready.
+    #[serde(default = "default_pod_start_latency")]
+    pub pod_start_latency: Latency,
+    /// Kubelet: from a deletion request to the containers stopped (capped at the grace period).
+    #[serde(default = "default_pod_stop_latency")]
+    pub pod_stop_latency: Latency,
     /// How often metrics.csv is sampled.
     #[serde(default = "default_metrics_interval")]
     pub metrics_interval: Dur,
@@ -182,6 +198,12 @@ fn default_watch_latency() -> Latency {
 fn default_etcd_latency() -> Latency {
     Latency::Lognormal { median: ms(2), p99: ms(15) }
 }
+fn default_pod_start_latency() -> Latency {
+    Latency::Lognormal { median: ms(1500), p99: ms(5000) }
+}
+fn default_pod_stop_latency() -> Latency {
+    Latency::Lognormal { median: ms(500), p99: ms(3000) }
+}
 fn default_metrics_interval() -> Dur {
     Dur(std::time::Duration::from_secs(10))
 }
@@ -195,6 +217,8 @@ impl Default for TimingSpec {
             api_latency: default_api_latency(),
             watch_latency: default_watch_latency(),
             etcd_latency: default_etcd_latency(),
+            pod_start_latency: default_pod_start_latency(),
+            pod_stop_latency: default_pod_stop_latency(),
             metrics_interval: default_metrics_interval(),
             compaction_interval: default_compaction_interval(),
         }

@@ -63,6 +63,8 @@ struct Slot {
     /// Highest revision delivered per kind, for the watch-order invariant.
     last_revision: Vec<(Kind, Revision)>,
     inflight: BTreeSet<RequestId>,
+    /// Only pods bound to this node are delivered (a kubelet's field selector).
+    pod_node: Option<String>,
 }
 
 /// Why a run could not finish.
@@ -106,6 +108,8 @@ pub struct RunOutcome {
     pub stall: Option<SimError>,
     pub trace: Trace,
     pub observer: Observer,
+    /// Each component's counters, by component name.
+    pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
 }
 
 impl RunOutcome {
@@ -197,6 +201,7 @@ impl World {
     pub fn add_component(&mut self, comp: Box<dyn Component>) {
         let name: Arc<str> = Arc::from(comp.name());
         let kinds = comp.watched_kinds();
+        let pod_node = comp.pod_node_filter().map(str::to_string);
         let id = self.slots.len() as CompId;
         self.slots.push(Slot {
             cache: Cache::new(&kinds),
@@ -205,6 +210,7 @@ impl World {
             last_delivery: SimTime::ZERO,
             last_revision: kinds.iter().map(|k| (*k, 0)).collect(),
             inflight: BTreeSet::new(),
+            pod_node,
             name,
             comp,
             kinds,
@@ -230,8 +236,14 @@ impl World {
             self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
             self.observer.observe(self.now, &ev);
             let kind = ev.object.kind();
+            let pod_node = ev.object.as_pod().map(|p| p.spec.node_name.as_str());
             for id in 0..self.slots.len() {
                 if !self.slots[id].kinds.contains(&kind) {
+                    continue;
+                }
+                if let (Some(want), Some(node)) = (self.slots[id].pod_node.as_deref(), pod_node)
+                    && want != node
+                {
                     continue;
                 }
                 let slot = &mut self.slots[id];
@@ -288,7 +300,14 @@ impl World {
     /// Lists `kind` into the component's cache and hands it the differences.
     fn relist(&mut self, id: CompId, kind: Kind, name: &Arc<str>, why: &str) {
         let (objects, rev) = match self.api.list(kind, None) {
-            Ok(v) => v,
+            Ok((objs, rev)) => {
+                let filter = self.slots[id as usize].pod_node.clone();
+                let objs = objs.into_iter().filter(|o| match (&filter, o.as_pod()) {
+                    (Some(node), Some(p)) => p.spec.node_name == *node,
+                    _ => true,
+                });
+                (objs.collect::<Vec<_>>(), rev)
+            }
             Err(e) => {
                 let empty = self.empty.clone();
                 self.rec(TraceKind::Relist, name.clone(), empty, 0, Arc::from(format!("{kind} list failed: {e}")));
@@ -328,7 +347,13 @@ impl World {
                 Ok(events) => {
                     let empty = self.empty.clone();
                     self.rec(TraceKind::Relist, name.clone(), empty, from, Arc::from(format!("{} resumed", kind.plural())));
+                    let filter = self.slots[id].pod_node.clone();
                     for ev in events {
+                        if let (Some(node), Some(p)) = (&filter, ev.object.as_pod())
+                            && p.spec.node_name != *node
+                        {
+                            continue;
+                        }
                         let slot = &mut self.slots[id];
                         let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng)).max(slot.last_delivery);
                         slot.last_delivery = at;
@@ -512,6 +537,12 @@ impl World {
         }
         let end = if stall.is_some() { self.now } else { self.until };
         progress(end);
+        let component_stats = self
+            .slots
+            .iter()
+            .map(|s| (s.name.to_string(), s.comp.stats().into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
+            .filter(|(_, m): &(String, std::collections::BTreeMap<String, u64>)| !m.is_empty())
+            .collect();
         RunOutcome {
             seed: self.seed,
             end,
@@ -522,6 +553,7 @@ impl World {
             stall,
             trace: self.trace,
             observer: self.observer,
+            component_stats,
         }
     }
 

@@ -206,7 +206,7 @@ impl CycleState {
     }
 }
 
-pub trait Plugin {
+pub trait Plugin: Send + Sync {
     fn name(&self) -> &str;
     fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
         None

@@ -4,6 +4,7 @@
 //! - `plugins/`: the in-tree plugins, one file each, tests ported from upstream;
 //! - `resources`: pod requests and node sums as the plugins read them.
 
+pub mod component;
 pub mod cycle;
 pub mod explain;
 pub mod framework;

@@ -397,3 +397,10 @@ fn build_profile(ctx: &Ctx, spec: &ProfileSpec, path: &[PathSeg]) -> Result<Prof
 
 #[cfg(test)]
 mod tests;
+
+impl std::fmt::Debug for SchedulerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.profiles.iter().map(|p| p.scheduler_name.as_str()).collect();
+        f.debug_struct("SchedulerConfig").field("profiles", &names).field("percentage_of_nodes_to_score", &self.percentage_of_nodes_to_score).finish()
+    }
+}

@@ -1,0 +1,416 @@
+//! The scheduler as a sans-IO component.
+//!
+//! Queues as kube-scheduler keeps them: an active queue in PrioritySort
+//! order (priority, then queue time), a backoff queue (1 s doubling to 10 s
+//! per pod by default), and unschedulable pods that return on cluster events
+//! that could make them fit (a node added or changed, a bound pod gone) or
+//! after 5 minutes. Gated pods wait outside. The snapshot is kept
+//! incrementally from watch events; a pod sent to bind is *assumed* on its
+//! node so the next cycle sees its resources before the bind is observed;
+//! a failed bind un-assumes it. Preemption evicts victims through the API and
+//! nominates the node.
+//!
+//! Not modelled: nominated pods reserving room for others, custom QueueSort
+//! plugins (PrioritySort's order is built in), Reserve/Permit/PreBind.
+
+use rand_chacha::ChaCha8Rng;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::cycle::{CycleOptions, schedule};
+use super::framework::{NodeInfo, PodInfo, Snapshot};
+use super::profile::SchedulerConfig;
+use crate::api::{DeleteOptions, WatchEventType};
+use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::model::pod::Pod;
+use crate::model::{Kind, Object, ObjectRef};
+use crate::time::SimTime;
+
+pub const NAME: &str = "scheduler";
+/// `podMaxInUnschedulablePodsDuration` and the flush period.
+pub const UNSCHEDULABLE_MAX: Duration = Duration::from_secs(300);
+pub const FLUSH_PERIOD: Duration = Duration::from_secs(30);
+
+type Key = (String, String);
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SchedulerStats {
+    pub attempts: u64,
+    pub scheduled: u64,
+    pub unschedulable_attempts: u64,
+    pub preemptions: u64,
+    pub victims: u64,
+    pub bind_failures: u64,
+}
+
+struct Waiting {
+    since: SimTime,
+    attempts: u32,
+}
+
+pub struct Scheduler {
+    config: Arc<SchedulerConfig>,
+    rng: ChaCha8Rng,
+    start_index: usize,
+    /// (−priority, queued at, seq) → pod: PrioritySort order.
+    active: BTreeMap<(i64, SimTime, u64), Key>,
+    backoff: BTreeMap<(SimTime, u64), Key>,
+    unschedulable: BTreeMap<Key, Waiting>,
+    gated: BTreeSet<Key>,
+    /// Where each pod is in the queues (to dedupe), with its attempts.
+    queued: BTreeMap<Key, u32>,
+    seq: u64,
+    snapshot: Snapshot,
+    node_index: BTreeMap<String, usize>,
+    /// Pods counted on a node: bound, or assumed while their bind is in flight.
+    placed: BTreeMap<Key, String>,
+    assumed: BTreeSet<Key>,
+    binds: BTreeMap<RequestId, Key>,
+    next_id: RequestId,
+    next_wake: Option<SimTime>,
+    last_flush: SimTime,
+    pub stats: SchedulerStats,
+}
+
+fn key_of(p: &Pod) -> Key {
+    (p.metadata.namespace.clone(), p.metadata.name.clone())
+}
+
+impl Scheduler {
+    pub fn new(config: Arc<SchedulerConfig>, rng: ChaCha8Rng) -> Scheduler {
+        Scheduler {
+            config,
+            rng,
+            start_index: 0,
+            active: BTreeMap::new(),
+            backoff: BTreeMap::new(),
+            unschedulable: BTreeMap::new(),
+            gated: BTreeSet::new(),
+            queued: BTreeMap::new(),
+            seq: 0,
+            snapshot: Snapshot::default(),
+            node_index: BTreeMap::new(),
+            placed: BTreeMap::new(),
+            assumed: BTreeSet::new(),
+            binds: BTreeMap::new(),
+            next_id: 0,
+            next_wake: None,
+            last_flush: SimTime::ZERO,
+            stats: SchedulerStats::default(),
+        }
+    }
+
+    fn backoff_for(&self, attempts: u32) -> Duration {
+        let initial = Duration::from_secs(self.config.pod_initial_backoff_s as u64);
+        let max = Duration::from_secs(self.config.pod_max_backoff_s as u64);
+        initial.saturating_mul(1u32.checked_shl(attempts.saturating_sub(1)).unwrap_or(u32::MAX)).min(max)
+    }
+
+    fn push_active(&mut self, key: Key, now: SimTime, view: &Cache) {
+        let Some(p) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod) else { return };
+        self.seq += 1;
+        self.active.insert((-i64::from(p.spec.priority.unwrap_or(0)), now, self.seq), key);
+    }
+
+    fn forget_queued(&mut self, key: &Key) {
+        if self.queued.remove(key).is_some() {
+            self.active.retain(|_, k| k != key);
+            self.backoff.retain(|_, k| k != key);
+            self.unschedulable.remove(key);
+        }
+        self.gated.remove(key);
+    }
+
+    /// Adds a pending pod to the queues unless it is already there or gated.
+    fn enqueue(&mut self, p: &Pod, now: SimTime, view: &Cache) {
+        let key = key_of(p);
+        if self.queued.contains_key(&key) || self.assumed.contains(&key) {
+            return;
+        }
+        let Some(profile) = self.config.profile(&p.spec.scheduler_name) else { return };
+        let gated = profile.pre_enqueue.iter().filter_map(|g| g.as_pre_enqueue()).any(|g| !g.pre_enqueue(p).is_success());
+        if gated {
+            self.gated.insert(key);
+            return;
+        }
+        self.gated.remove(&key);
+        self.queued.insert(key.clone(), 0);
+        self.push_active(key, now, view);
+    }
+
+    /// A cluster event that may make unschedulable pods fit: move them back,
+    /// to backoff if their backoff has not expired.
+    fn move_all_unschedulable(&mut self, now: SimTime, view: &Cache) {
+        let waiting: Vec<(Key, Waiting)> = std::mem::take(&mut self.unschedulable).into_iter().collect();
+        for (key, w) in waiting {
+            let due = w.since + self.backoff_for(w.attempts);
+            if due > now {
+                self.seq += 1;
+                self.backoff.insert((due, self.seq), key);
+            } else {
+                self.push_active(key, now, view);
+            }
+        }
+    }
+
+    fn place(&mut self, p: &Arc<Pod>, node: &str) {
+        let key = key_of(p);
+        if let Some(old) = self.placed.get(&key) {
+            if old == node {
+                // Refresh the stored pod (labels etc.) without double counting.
+                if let Some(&i) = self.node_index.get(node) {
+                    self.snapshot.nodes[i].remove_pod(&key.0, &key.1);
+                    self.snapshot.nodes[i].add_pod(PodInfo::new(p.clone()));
+                }
+                return;
+            }
+            self.unplace(&key);
+        }
+        if let Some(&i) = self.node_index.get(node) {
+            self.snapshot.nodes[i].add_pod(PodInfo::new(p.clone()));
+        }
+        self.placed.insert(key, node.to_string());
+    }
+
+    fn unplace(&mut self, key: &Key) -> bool {
+        let Some(node) = self.placed.remove(key) else { return false };
+        if let Some(&i) = self.node_index.get(&node) {
+            self.snapshot.nodes[i].remove_pod(&key.0, &key.1);
+        }
+        true
+    }
+
+    fn upsert_node(&mut self, n: &Arc<crate::model::Node>) {
+        match self.node_index.get(&n.metadata.name) {
+            Some(&i) => {
+                let mut info = NodeInfo::new(n.clone());
+                for p in std::mem::take(&mut self.snapshot.nodes[i].pods) {
+                    info.add_pod(p);
+                }
+                self.snapshot.nodes[i] = info;
+            }
+            None => {
+                self.node_index.insert(n.metadata.name.clone(), self.snapshot.nodes.len());
+                self.snapshot.nodes.push(NodeInfo::new(n.clone()));
+            }
+        }
+    }
+
+    fn remove_node(&mut self, name: &str) {
+        if let Some(i) = self.node_index.remove(name) {
+            self.snapshot.nodes.remove(i);
+            self.placed.retain(|_, n| n != name);
+            self.node_index = self.snapshot.nodes.iter().enumerate().map(|(i, n)| (n.name().to_string(), i)).collect();
+        }
+    }
+
+    fn on_pod(&mut self, ev_type: WatchEventType, p: &Arc<Pod>, now: SimTime, view: &Cache) {
+        let key = key_of(p);
+        let gone = ev_type == WatchEventType::Deleted || p.is_terminal();
+        if gone {
+            self.forget_queued(&key);
+            self.assumed.remove(&key);
+            if self.unplace(&key) {
+                self.move_all_unschedulable(now, view);
+            }
+            return;
+        }
+        if p.is_bound() {
+            self.forget_queued(&key);
+            self.assumed.remove(&key);
+            self.place(p, &p.spec.node_name);
+            return;
+        }
+        if p.metadata.is_deleting() {
+            self.forget_queued(&key);
+            return;
+        }
+        if self.unschedulable.contains_key(&key) && ev_type == WatchEventType::Modified {
+            // The pod itself changed: try it again.
+            if let Some(w) = self.unschedulable.remove(&key) {
+                self.queued.insert(key.clone(), w.attempts);
+                self.push_active(key, now, view);
+            }
+            return;
+        }
+        // A gated pod whose gates were removed is re-checked by enqueue.
+        self.gated.remove(&key);
+        self.enqueue(p, now, view);
+    }
+
+    fn schedule_next(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) -> bool {
+        let Some((_, key)) = self.active.pop_first() else { return false };
+        let Some(pod) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod).cloned() else {
+            self.queued.remove(&key);
+            return true;
+        };
+        let pod = Arc::new(pod);
+        let config = self.config.clone();
+        let Some(profile) = config.profile(&pod.spec.scheduler_name) else {
+            self.queued.remove(&key);
+            return true;
+        };
+        self.stats.attempts += 1;
+        let opts = CycleOptions { start_index: &mut self.start_index, rng: &mut self.rng, explain: false, global_percentage: config.percentage_of_nodes_to_score };
+        let d = schedule(profile, &self.snapshot, &pod, opts);
+        let attempts = self.queued.get(&key).copied().unwrap_or(0) + 1;
+        match d.selected {
+            Some(node) => {
+                // Assume, then bind through the API.
+                self.queued.remove(&key);
+                self.assumed.insert(key.clone());
+                let mut assumed = (*pod).clone();
+                assumed.spec.node_name = node.clone();
+                self.place(&Arc::new(assumed), &node);
+                let op = profile.bind.first().and_then(|b| b.as_bind()).map(|b| b.bind(&pod, &node)).unwrap_or(WriteOp::Bind {
+                    namespace: key.0.clone(),
+                    name: key.1.clone(),
+                    node,
+                });
+                self.next_id += 1;
+                self.binds.insert(self.next_id, key);
+                out.push(Effect::Write { id: self.next_id, op });
+                self.stats.scheduled += 1;
+            }
+            None => {
+                self.stats.unschedulable_attempts += 1;
+                if let Some(nom) = d.nominated {
+                    self.stats.preemptions += 1;
+                    for (ns, name, uid) in &nom.victims {
+                        self.stats.victims += 1;
+                        self.next_id += 1;
+                        let options = DeleteOptions { precondition_uid: Some(uid.clone()), ..Default::default() };
+                        out.push(Effect::Write { id: self.next_id, op: WriteOp::Delete { target: ObjectRef::new(Kind::Pod, ns, name), options } });
+                    }
+                    if pod.status.nominated_node_name != nom.nominated_node {
+                        let mut nominated = (*pod).clone();
+                        nominated.status.nominated_node_name = nom.nominated_node.clone();
+                        self.next_id += 1;
+                        out.push(Effect::Write { id: self.next_id, op: WriteOp::UpdateStatus(nominated.into()) });
+                    }
+                }
+                self.queued.insert(key.clone(), attempts);
+                self.unschedulable.insert(key, Waiting { since: now, attempts });
+            }
+        }
+        true
+    }
+
+    fn schedule_wake(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+        let mut due = self.backoff.keys().next().map(|(t, _)| *t);
+        if !self.unschedulable.is_empty() {
+            let flush = self.last_flush + FLUSH_PERIOD;
+            due = Some(due.map_or(flush, |d| d.min(flush)));
+        }
+        if let Some(d) = due
+            && self.next_wake.is_none_or(|w| w <= now || d < w)
+        {
+            self.next_wake = Some(d.max(now));
+            out.push(Effect::WakeAt { at: d.max(now), token: 0 });
+        }
+    }
+
+    fn on_timer(&mut self, now: SimTime, view: &Cache) {
+        if self.next_wake.is_some_and(|w| w <= now) {
+            self.next_wake = None;
+        }
+        while let Some(entry) = self.backoff.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let key = entry.remove();
+            self.push_active(key, now, view);
+        }
+        if now >= self.last_flush + FLUSH_PERIOD {
+            self.last_flush = now;
+            let stale: Vec<Key> = self.unschedulable.iter().filter(|(_, w)| now.since(w.since) >= UNSCHEDULABLE_MAX).map(|(k, _)| k.clone()).collect();
+            for k in stale {
+                self.unschedulable.remove(&k);
+                self.push_active(k, now, view);
+            }
+        }
+    }
+
+    /// Pods waiting in the queues (active + backoff + unschedulable + gated).
+    pub fn pending(&self) -> usize {
+        self.active.len() + self.backoff.len() + self.unschedulable.len() + self.gated.len()
+    }
+}
+
+impl Component for Scheduler {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn watched_kinds(&self) -> Vec<Kind> {
+        vec![Kind::Namespace, Kind::Node, Kind::Pod, Kind::ReplicaSet]
+    }
+
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        let s = &self.stats;
+        vec![
+            ("attempts", s.attempts),
+            ("scheduled", s.scheduled),
+            ("unschedulable_attempts", s.unschedulable_attempts),
+            ("preemptions", s.preemptions),
+            ("victims", s.victims),
+            ("bind_failures", s.bind_failures),
+            ("pending", self.pending() as u64),
+        ]
+    }
+
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+        match input {
+            Input::Synced => {
+                self.last_flush = now;
+                for o in view.list(Kind::Namespace) {
+                    self.snapshot.namespace_labels.insert(o.meta().name.clone(), o.meta().labels.clone());
+                }
+                self.snapshot.workload_selectors = view.list(Kind::ReplicaSet).filter_map(Object::as_replicaset).map(|r| (r.metadata.namespace.clone(), r.spec.selector.clone())).collect();
+            }
+            Input::Watch(ev) => match &ev.object {
+                Object::Pod(p) => self.on_pod(ev.type_, p, now, view),
+                Object::Node(n) => {
+                    if ev.type_ == WatchEventType::Deleted {
+                        self.remove_node(&n.metadata.name);
+                    } else {
+                        self.upsert_node(n);
+                        self.move_all_unschedulable(now, view);
+                    }
+                }
+                Object::Namespace(ns) => {
+                    if ev.type_ == WatchEventType::Deleted {
+                        self.snapshot.namespace_labels.remove(&ns.metadata.name);
+                    } else {
+                        self.snapshot.namespace_labels.insert(ns.metadata.name.clone(), ns.metadata.labels.clone());
+                    }
+                }
+                Object::ReplicaSet(_) => {
+                    self.snapshot.workload_selectors = view.list(Kind::ReplicaSet).filter_map(Object::as_replicaset).map(|r| (r.metadata.namespace.clone(), r.spec.selector.clone())).collect();
+                }
+                _ => {}
+            },
+            Input::WriteResult { id, result } => {
+                if let Some(key) = self.binds.remove(&id)
+                    && result.is_err()
+                {
+                    // The bind failed: forget the assumption and retry after backoff.
+                    self.stats.bind_failures += 1;
+                    self.assumed.remove(&key);
+                    self.unplace(&key);
+                    let still_pending = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod).is_some_and(|p| !p.is_bound() && !p.metadata.is_deleting());
+                    if still_pending {
+                        let attempts = self.queued.get(&key).copied().unwrap_or(0) + 1;
+                        self.queued.insert(key.clone(), attempts);
+                        self.seq += 1;
+                        self.backoff.insert((now + self.backoff_for(attempts), self.seq), key);
+                    }
+                }
+            }
+            Input::Timer { .. } => self.on_timer(now, view),
+        }
+        while self.schedule_next(now, view, out) {}
+        self.schedule_wake(now, out);
+    }
+}
