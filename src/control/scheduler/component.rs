@@ -414,3 +414,6 @@ impl Component for Scheduler {
         self.schedule_wake(now, out);
     }
 }
+
+#[cfg(test)]
+mod tests;
