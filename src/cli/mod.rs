@@ -1,6 +1,7 @@
 //! Subcommands. Exit codes: 0 every check held; 1 a check failed (or a replay
 //! did not reproduce); 2 bad input or usage.
 
+mod compare;
 mod progress;
 mod replay;
 mod run;
@@ -76,6 +77,19 @@ enum Command {
         /// A directory written by `kubesim run`.
         dir: PathBuf,
     },
+    /// Run a scenario under two or more scheduler configurations, side by side.
+    Compare {
+        scenario: PathBuf,
+        /// A KubeSchedulerConfiguration; give two or more.
+        #[arg(long = "config", required = true, num_args = 1)]
+        configs: Vec<PathBuf>,
+        /// Seeds as A..B, both ends included (default: the scenario's seed).
+        #[arg(long, value_parser = parse_seed_range)]
+        seeds: Option<(u64, u64)>,
+        /// Directory for compare.csv and compare.svg (default: results/runs/<scenario>-compare).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Explain one scheduling decision: every filter on every node, every score.
     Schedule {
         /// Manifests with the cluster's Nodes and existing Pods (bound by spec.nodeName),
@@ -122,6 +136,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
         Command::Replay { dir } => replay::replay(&dir),
         Command::Validate { files } => validate::validate(&files),
+        Command::Compare { scenario, configs, seeds, out } => compare::compare(&scenario, &configs, seeds, out),
         Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),
     }
 }

@@ -108,6 +108,9 @@ pub struct RunOutcome {
     pub stall: Option<SimError>,
     pub trace: Trace,
     pub observer: Observer,
+    /// Nodes and pods in the store when the run ended.
+    pub final_nodes: Vec<Object>,
+    pub final_pods: Vec<Object>,
     /// Each component's counters, by component name.
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
 }
@@ -543,7 +546,11 @@ impl World {
             .map(|s| (s.name.to_string(), s.comp.stats().into_iter().map(|(k, v)| (k.to_string(), v)).collect()))
             .filter(|(_, m): &(String, std::collections::BTreeMap<String, u64>)| !m.is_empty())
             .collect();
+        let final_nodes = self.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
+        let final_pods = self.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
         RunOutcome {
+            final_nodes,
+            final_pods,
             seed: self.seed,
             end,
             events: self.trace.len(),

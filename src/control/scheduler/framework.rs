@@ -104,6 +104,13 @@ pub struct NodeInfo {
     pub used_ports: Vec<HostPort>,
     /// Normalised image name → size in bytes.
     pub images: BTreeMap<String, i64>,
+    /// Pods here with any pod affinity or anti-affinity (InterPodAffinity
+    /// skips nodes without them, as upstream's HavePodsWithAffinity list does).
+    pub pods_with_affinity: usize,
+}
+
+fn has_pod_affinity(p: &Pod) -> bool {
+    p.spec.affinity.as_ref().is_some_and(|a| a.pod_affinity.is_some() || a.pod_anti_affinity.is_some())
 }
 
 /// `busybox` → `busybox:latest`, as ImageLocality normalises names.
@@ -130,6 +137,7 @@ impl NodeInfo {
             allocatable,
             used_ports: Vec::new(),
             images,
+            pods_with_affinity: 0,
         }
     }
 
@@ -141,6 +149,7 @@ impl NodeInfo {
         self.requested.add(&p.requests);
         self.non_zero_requested.add(&p.non_zero_requests);
         self.used_ports.extend(host_ports(&p.pod));
+        self.pods_with_affinity += usize::from(has_pod_affinity(&p.pod));
         self.pods.push(p);
     }
 
@@ -150,6 +159,7 @@ impl NodeInfo {
             return false;
         };
         let p = self.pods.remove(i);
+        self.pods_with_affinity -= usize::from(has_pod_affinity(&p.pod));
         self.requested.sub(&p.requests);
         self.non_zero_requested.sub(&p.non_zero_requests);
         for hp in host_ports(&p.pod) {

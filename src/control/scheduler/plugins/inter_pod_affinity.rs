@@ -165,7 +165,11 @@ impl PreFilterPlugin for InterPodAffinity {
         let mut affinity_counts = Counts::new();
         let mut anti_counts = Counts::new();
         let mut any_existing_anti = false;
+        let own_terms = !affinity.is_empty() || !anti_affinity.is_empty();
         for ni in &snapshot.nodes {
+            if !own_terms && ni.pods_with_affinity == 0 {
+                continue;
+            }
             let labels = &ni.node.metadata.labels;
             for e in &ni.pods {
                 let ep = &e.pod;
@@ -257,7 +261,7 @@ impl PreScorePlugin for InterPodAffinity {
         let mut topology_score: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
         for ni in &snapshot.nodes {
             let labels = &ni.node.metadata.labels;
-            if labels.is_empty() {
+            if labels.is_empty() || (!has_constraints && ni.pods_with_affinity == 0) {
                 continue;
             }
             for e in &ni.pods {
