@@ -46,6 +46,7 @@ fn bench(c: &mut Criterion) {
     group.sample_size(30);
     for n in [500usize, 5_000, 15_000] {
         let mut snapshot = Snapshot::build((0..n).map(node).collect(), std::iter::empty());
+        let index: std::collections::BTreeMap<String, usize> = snapshot.nodes.iter().enumerate().map(|(i, x)| (x.name().to_string(), i)).collect();
         let work = pods(4096);
         let mut rng = kubesim::sim::rng::stream(1, "scheduler");
         let mut start = 0usize;
@@ -58,7 +59,7 @@ fn bench(c: &mut Criterion) {
                 let d = schedule(profile, &snapshot, pod, opts);
                 // Assume the pod onto its node, as the scheduler does before binding.
                 if let Some(sel) = d.selected
-                    && let Some(ni) = snapshot.nodes.iter_mut().find(|x| x.name() == sel)
+                    && let Some(ni) = index.get(&sel).map(|i| &mut snapshot.nodes[*i])
                 {
                     let mut placed = (**pod).clone();
                     placed.metadata.name = format!("{}-{k}", placed.metadata.name);

@@ -241,11 +241,10 @@ impl Scheduler {
 
     fn schedule_next(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) -> bool {
         let Some((_, key)) = self.active.pop_first() else { return false };
-        let Some(pod) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod).cloned() else {
+        let Some(Object::Pod(pod)) = view.get(Kind::Pod, &key.0, &key.1).cloned() else {
             self.queued.remove(&key);
             return true;
         };
-        let pod = Arc::new(pod);
         let config = self.config.clone();
         let Some(profile) = config.profile(&pod.spec.scheduler_name) else {
             self.queued.remove(&key);

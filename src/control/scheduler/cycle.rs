@@ -81,31 +81,50 @@ fn tag(mut st: Status, plugin: &str) -> Status {
     st
 }
 
-/// Runs every filter plugin not skipped at PreFilter on `node`; stops at the
-/// first rejection unless `all`.
-pub fn run_filters(profile: &Profile, state: &CycleState, skipped: &[String], pod: &PodInfo, node: &NodeInfo, all: bool) -> Vec<(String, Status)> {
-    let mut out = Vec::new();
-    for p in &profile.filter {
-        let name = p.name().to_string();
-        let st = if skipped.contains(&name) { Status::success() } else { p.as_filter().map_or_else(Status::success, |f| f.filter(state, pod, node)) };
-        let failed = !st.is_success();
-        out.push((name.clone(), tag(st, &name)));
-        if failed && !all {
-            break;
-        }
-    }
-    out
+/// Runs every filter plugin not skipped at PreFilter on `node`, reporting
+/// each (explain mode: no short-circuit).
+pub fn run_filters(profile: &Profile, state: &CycleState, skipped: &[bool], pod: &PodInfo, node: &NodeInfo) -> Vec<(String, Status)> {
+    profile
+        .filter
+        .iter()
+        .zip(skipped)
+        .map(|(p, skip)| {
+            let st = if *skip { Status::success() } else { p.as_filter().map_or_else(Status::success, |f| f.filter(state, pod, node)) };
+            (p.name().to_string(), tag(st, p.name()))
+        })
+        .collect()
 }
 
-/// Runs PreFilter; returns the state, skipped plugins, or a rejection.
-pub fn run_pre_filter(profile: &Profile, pod: &PodInfo, snapshot: &Snapshot) -> (CycleState, Vec<String>, Option<Status>) {
+/// The first filter that rejects `node`, if any (the scheduling path: no allocation on success).
+pub fn first_rejection(profile: &Profile, state: &CycleState, skipped: &[bool], pod: &PodInfo, node: &NodeInfo) -> Option<Status> {
+    for (p, skip) in profile.filter.iter().zip(skipped) {
+        if *skip {
+            continue;
+        }
+        if let Some(f) = p.as_filter() {
+            let st = f.filter(state, pod, node);
+            if !st.is_success() {
+                return Some(tag(st, p.name()));
+            }
+        }
+    }
+    None
+}
+
+/// Runs PreFilter; returns the state, which filter plugins to skip (by
+/// position in `profile.filter`), or a rejection.
+pub fn run_pre_filter(profile: &Profile, pod: &PodInfo, snapshot: &Snapshot) -> (CycleState, Vec<bool>, Option<Status>) {
     let mut state = CycleState::default();
-    let mut skipped = Vec::new();
+    let mut skipped = vec![false; profile.filter.len()];
     for p in &profile.pre_filter {
         let Some(pf) = p.as_pre_filter() else { continue };
         let st = pf.pre_filter(&mut state, pod, snapshot);
         if st.is_skip() {
-            skipped.push(p.name().to_string());
+            for (i, f) in profile.filter.iter().enumerate() {
+                if f.name() == p.name() {
+                    skipped[i] = true;
+                }
+            }
         } else if !st.is_success() {
             return (state, skipped, Some(tag(st, p.name())));
         }
@@ -174,16 +193,18 @@ pub fn schedule(profile: &Profile, snapshot: &Snapshot, pod: &Arc<Pod>, opts: Cy
             }
             let i = (start + k) % n;
             processed += 1;
-            let results = run_filters(profile, &state, &skipped, &pi, &snapshot.nodes[i], opts.explain);
-            let failed = results.iter().find(|(_, st)| !st.is_success()).map(|(_, st)| st.clone());
-            let is_feasible = failed.is_none();
+            let failed = if opts.explain {
+                let results = run_filters(profile, &state, &skipped, &pi, &snapshot.nodes[i]);
+                let failed = results.iter().find(|(_, st)| !st.is_success()).map(|(_, st)| st.clone());
+                let filters = results.iter().map(|(p, st)| FilterReport { plugin: p.clone(), ok: st.is_success(), reasons: st.reasons.clone() }).collect();
+                reports.insert(i, NodeReport { name: snapshot.nodes[i].name().to_string(), feasible: failed.is_none(), filters, scores: vec![], total: 0 });
+                failed
+            } else {
+                first_rejection(profile, &state, &skipped, &pi, &snapshot.nodes[i])
+            };
             match failed {
                 None => feasible.push(i),
                 Some(st) => rejections.push((i, st)),
-            }
-            if opts.explain {
-                let filters = results.iter().map(|(p, st)| FilterReport { plugin: p.clone(), ok: st.is_success(), reasons: st.reasons.clone() }).collect();
-                reports.insert(i, NodeReport { name: snapshot.nodes[i].name().to_string(), feasible: is_feasible, filters, scores: vec![], total: 0 });
             }
         }
         *opts.start_index = (start + processed) % n;
@@ -200,7 +221,7 @@ pub fn schedule(profile: &Profile, snapshot: &Snapshot, pod: &Arc<Pod>, opts: Cy
                 if let Some(r) = rej {
                     return r;
                 }
-                run_filters(profile, &st, &sk, &pi, &snap.nodes[i], false).into_iter().map(|(_, s)| s).find(|s| !s.is_success()).unwrap_or_else(Status::success)
+                first_rejection(profile, &st, &sk, &pi, &snap.nodes[i]).unwrap_or_else(Status::success)
             };
             match pf.post_filter(&pi, snapshot, &rejections, &filter) {
                 Ok(r) => {
@@ -220,29 +241,39 @@ pub fn schedule(profile: &Profile, snapshot: &Snapshot, pod: &Arc<Pod>, opts: Cy
     }
     // Score.
     let nodes: Vec<&NodeInfo> = feasible.iter().map(|i| &snapshot.nodes[*i]).collect();
-    let mut score_skipped: Vec<String> = Vec::new();
+    let mut score_skipped = vec![false; profile.score.len()];
     for p in &profile.pre_score {
         let Some(ps) = p.as_pre_score() else { continue };
-        let st = ps.pre_score(&mut state, &pi, &nodes, snapshot);
-        if st.is_skip() {
-            score_skipped.push(p.name().to_string());
+        if ps.pre_score(&mut state, &pi, &nodes, snapshot).is_skip() {
+            for (i, (s, _)) in profile.score.iter().enumerate() {
+                if s.name() == p.name() {
+                    score_skipped[i] = true;
+                }
+            }
         }
     }
     let mut totals = vec![0i64; nodes.len()];
-    let mut per_node: Vec<Vec<ScoreReport>> = vec![Vec::new(); nodes.len()];
-    for (p, weight) in &profile.score {
-        let name = p.name().to_string();
+    let mut per_node: Vec<Vec<ScoreReport>> = if opts.explain { vec![Vec::new(); nodes.len()] } else { Vec::new() };
+    let mut buf: Vec<i64> = Vec::with_capacity(nodes.len());
+    for (k, (p, weight)) in profile.score.iter().enumerate() {
         let Some(sp) = p.as_score() else { continue };
-        if score_skipped.contains(&name) {
-            per_node.iter_mut().for_each(|v| v.push(ScoreReport::Skipped { plugin: name.clone(), skipped: true }));
+        if score_skipped[k] {
+            if opts.explain {
+                per_node.iter_mut().for_each(|v| v.push(ScoreReport::Skipped { plugin: p.name().to_string(), skipped: true }));
+            }
             continue;
         }
-        let raw: Vec<i64> = nodes.iter().map(|ni| sp.score(&state, &pi, ni, snapshot).unwrap_or(0)).collect();
-        let mut normalized = raw.clone();
-        sp.normalize(&state, &pi, &mut normalized);
-        for (k, (r, s)) in raw.iter().zip(&normalized).enumerate() {
-            totals[k] += s * weight;
-            per_node[k].push(ScoreReport::Scored { plugin: name.clone(), raw: *r, normalized: *s, weight: *weight, weighted: s * weight });
+        buf.clear();
+        buf.extend(nodes.iter().map(|ni| sp.score(&state, &pi, ni, snapshot).unwrap_or(0)));
+        let raw = if opts.explain { buf.clone() } else { Vec::new() };
+        sp.normalize(&state, &pi, &mut buf);
+        for (j, s) in buf.iter().enumerate() {
+            totals[j] += s * weight;
+        }
+        if opts.explain {
+            for (j, (r, s)) in raw.iter().zip(&buf).enumerate() {
+                per_node[j].push(ScoreReport::Scored { plugin: p.name().to_string(), raw: *r, normalized: *s, weight: *weight, weighted: s * weight });
+            }
         }
     }
     // Highest total; ties by reservoir sampling on the scheduler's stream.

@@ -107,6 +107,8 @@ pub struct NodeInfo {
     /// Pods here with any pod affinity or anti-affinity (InterPodAffinity
     /// skips nodes without them, as upstream's HavePodsWithAffinity list does).
     pub pods_with_affinity: usize,
+    /// `spec.unschedulable`, kept here so the first filter need not touch the Node.
+    pub unschedulable: bool,
 }
 
 fn has_pod_affinity(p: &Pod) -> bool {
@@ -123,6 +125,7 @@ pub fn normalized_image_name(name: &str) -> String {
 impl NodeInfo {
     pub fn new(node: Arc<Node>) -> NodeInfo {
         let allocatable = Resource::from_list(&node.status.allocatable);
+        let unschedulable = node.spec.unschedulable;
         let mut images = BTreeMap::new();
         for img in &node.status.images {
             for n in &img.names {
@@ -138,6 +141,7 @@ impl NodeInfo {
             used_ports: Vec::new(),
             images,
             pods_with_affinity: 0,
+            unschedulable,
         }
     }
 
@@ -183,6 +187,13 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
+    /// Pods with pod affinity or anti-affinity anywhere (lets InterPodAffinity skip in O(1)).
+    pub fn pods_with_affinity(&self) -> usize {
+        self.nodes.iter().map(|n| n.pods_with_affinity).sum()
+    }
+}
+
+impl Snapshot {
     /// Builds a snapshot from nodes and the pods bound to them.
     pub fn build(nodes: Vec<Arc<Node>>, pods: impl IntoIterator<Item = Arc<Pod>>) -> Snapshot {
         let mut infos: Vec<NodeInfo> = nodes.into_iter().map(NodeInfo::new).collect();
@@ -197,22 +208,28 @@ impl Snapshot {
 
     /// How many nodes hold each (normalised) image, for ImageLocality's spread.
     pub fn image_node_count(&self, image: &str) -> usize {
-        self.nodes.iter().filter(|n| n.images.contains_key(image)).count()
+        self.nodes.iter().filter(|n| !n.images.is_empty() && n.images.contains_key(image)).count()
     }
 }
 
-/// Data plugins pass from PreFilter/PreScore to Filter/Score within one cycle.
+/// Data plugins pass from PreFilter/PreScore to Filter/Score within one
+/// cycle, keyed by the value's type (each plugin has its own state types).
 #[derive(Default)]
 pub struct CycleState {
-    data: BTreeMap<&'static str, Box<dyn Any>>,
+    data: Vec<(std::any::TypeId, Box<dyn Any>)>,
 }
 
 impl CycleState {
-    pub fn write<T: Any>(&mut self, key: &'static str, value: T) {
-        self.data.insert(key, Box::new(value));
+    pub fn write<T: Any>(&mut self, value: T) {
+        let id = std::any::TypeId::of::<T>();
+        match self.data.iter_mut().find(|(k, _)| *k == id) {
+            Some(slot) => slot.1 = Box::new(value),
+            None => self.data.push((id, Box::new(value))),
+        }
     }
-    pub fn read<T: Any>(&self, key: &'static str) -> Option<&T> {
-        self.data.get(key).and_then(|b| b.downcast_ref())
+    pub fn read<T: Any>(&self) -> Option<&T> {
+        let id = std::any::TypeId::of::<T>();
+        self.data.iter().find(|(k, _)| *k == id).and_then(|(_, b)| b.downcast_ref())
     }
 }
 

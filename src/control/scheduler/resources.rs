@@ -167,3 +167,37 @@ mod tests {
         assert!(pod_requests(&p, false).milli_cpu == 0);
     }
 }
+
+/// A resource name resolved once, so hot paths compare integers, not strings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ResourceKey {
+    Cpu,
+    Memory,
+    EphemeralStorage,
+    Pods,
+    Scalar(String),
+}
+
+impl ResourceKey {
+    pub fn new(name: &str) -> ResourceKey {
+        match name {
+            CPU => ResourceKey::Cpu,
+            MEMORY => ResourceKey::Memory,
+            EPHEMERAL_STORAGE => ResourceKey::EphemeralStorage,
+            PODS => ResourceKey::Pods,
+            other => ResourceKey::Scalar(other.to_string()),
+        }
+    }
+}
+
+impl Resource {
+    pub fn get_key(&self, key: &ResourceKey) -> i64 {
+        match key {
+            ResourceKey::Cpu => self.milli_cpu,
+            ResourceKey::Memory => self.memory,
+            ResourceKey::EphemeralStorage => self.ephemeral_storage,
+            ResourceKey::Pods => self.allowed_pods,
+            ResourceKey::Scalar(n) => self.scalar.get(n).copied().unwrap_or(0),
+        }
+    }
+}

@@ -20,28 +20,52 @@ fn priority(sum: i64, containers: usize) -> i64 {
     MAX_NODE_SCORE * (sum - MIN_THRESHOLD) / (max - MIN_THRESHOLD)
 }
 
+
+/// The pod's images, normalised, with how many nodes hold each (once per cycle).
+struct Images(Vec<(String, usize)>);
+
 impl Plugin for ImageLocality {
     fn name(&self) -> &str {
         NAME
+    }
+    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
+        Some(self)
     }
     fn as_score(&self) -> Option<&dyn ScorePlugin> {
         Some(self)
     }
 }
 
-impl ScorePlugin for ImageLocality {
-    fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) -> Result<i64, Status> {
-        let total = snapshot.nodes.len().max(1);
+impl PreScorePlugin for ImageLocality {
+    fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Status {
         let spec = &pod.pod.spec;
+        let images = spec
+            .init_containers
+            .iter()
+            .chain(spec.containers.iter())
+            .map(|c| {
+                let name = normalized_image_name(&c.image);
+                let holders = snapshot.image_node_count(&name);
+                (name, holders)
+            })
+            .collect();
+        state.write(Images(images));
+        Status::success()
+    }
+}
+
+impl ScorePlugin for ImageLocality {
+    fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, snapshot: &Snapshot) -> Result<i64, Status> {
+        let total = snapshot.nodes.len().max(1);
+        let containers = pod.pod.spec.init_containers.len() + pod.pod.spec.containers.len();
+        let Some(Images(images)) = state.read::<Images>() else { return Ok(0) };
         let mut sum = 0i64;
-        for c in spec.init_containers.iter().chain(spec.containers.iter()) {
-            let image = normalized_image_name(&c.image);
-            if let Some(size) = node.images.get(&image) {
-                let spread = snapshot.image_node_count(&image) as f64 / total as f64;
-                sum += (*size as f64 * spread) as i64;
+        for (image, holders) in images {
+            if let Some(size) = node.images.get(image) {
+                sum += (*size as f64 * (*holders as f64 / total as f64)) as i64;
             }
         }
-        Ok(priority(sum, spec.init_containers.len() + spec.containers.len()))
+        Ok(priority(sum, containers))
     }
 }
 

@@ -133,8 +133,6 @@ impl InterPodAffinity {
     }
 }
 
-const PREFILTER_KEY: &str = "PreFilterInterPodAffinity";
-const PRESCORE_KEY: &str = "PreScoreInterPodAffinity";
 
 impl Plugin for InterPodAffinity {
     fn name(&self) -> &str {
@@ -166,6 +164,9 @@ impl PreFilterPlugin for InterPodAffinity {
         let mut anti_counts = Counts::new();
         let mut any_existing_anti = false;
         let own_terms = !affinity.is_empty() || !anti_affinity.is_empty();
+        if !own_terms && snapshot.pods_with_affinity() == 0 {
+            return Status::skip();
+        }
         for ni in &snapshot.nodes {
             if !own_terms && ni.pods_with_affinity == 0 {
                 continue;
@@ -194,14 +195,14 @@ impl PreFilterPlugin for InterPodAffinity {
         if affinity.is_empty() && anti_affinity.is_empty() && !any_existing_anti {
             return Status::skip();
         }
-        state.write(PREFILTER_KEY, PreFilterState { affinity, anti_affinity, existing_anti_counts, affinity_counts, anti_counts });
+        state.write(PreFilterState { affinity, anti_affinity, existing_anti_counts, affinity_counts, anti_counts });
         Status::success()
     }
 }
 
 impl FilterPlugin for InterPodAffinity {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(s) = state.read::<PreFilterState>(PREFILTER_KEY) else { return Status::success() };
+        let Some(s) = state.read::<PreFilterState>() else { return Status::success() };
         let labels = &node.node.metadata.labels;
         // Required affinity: every term's domain must hold a matching pod, unless
         // no pod matches anywhere and the pod matches its own terms (the first of a group).
@@ -253,7 +254,7 @@ impl PreScorePlugin for InterPodAffinity {
         let (_, mut pref_aff) = affinity_terms(p, false);
         let (_, mut pref_anti) = affinity_terms(p, true);
         let has_constraints = !pref_aff.is_empty() || !pref_anti.is_empty();
-        if self.args.ignore_preferred_terms_of_existing_pods && !has_constraints {
+        if (self.args.ignore_preferred_terms_of_existing_pods || snapshot.pods_with_affinity() == 0) && !has_constraints {
             return Status::skip();
         }
         pref_aff.iter_mut().chain(pref_anti.iter_mut()).for_each(|t| t.merge_namespaces(snapshot));
@@ -296,20 +297,20 @@ impl PreScorePlugin for InterPodAffinity {
         if topology_score.is_empty() {
             return Status::skip();
         }
-        state.write(PRESCORE_KEY, PreScoreState { topology_score });
+        state.write(PreScoreState { topology_score });
         Status::success()
     }
 }
 
 impl ScorePlugin for InterPodAffinity {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo, _: &Snapshot) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>(PRESCORE_KEY).ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
+        let s = state.read::<PreScoreState>().ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
         let labels = &node.node.metadata.labels;
         Ok(s.topology_score.iter().filter_map(|(k, vals)| labels.get(k).and_then(|v| vals.get(v))).sum())
     }
 
     fn normalize(&self, state: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
-        if state.read::<PreScoreState>(PRESCORE_KEY).is_none() {
+        if state.read::<PreScoreState>().is_none() {
             return Status::success();
         }
         let min = scores.iter().copied().min().unwrap_or(0);

@@ -8,7 +8,6 @@ pub const ERR_REASON: &str = "node(s) didn't have free ports for the requested p
 
 pub struct NodePorts;
 
-const STATE_KEY: &str = "PreFilterNodePorts";
 
 fn conflicts(a: &HostPort, b: &HostPort) -> bool {
     a.1 == b.1 && a.2 == b.2 && (a.0 == b.0 || a.0 == "0.0.0.0" || b.0 == "0.0.0.0")
@@ -32,7 +31,7 @@ impl PreFilterPlugin for NodePorts {
         if wanted.is_empty() {
             return Status::skip();
         }
-        state.write(STATE_KEY, wanted);
+        state.write(wanted);
         Status::success()
     }
 }
@@ -40,7 +39,7 @@ impl PreFilterPlugin for NodePorts {
 impl FilterPlugin for NodePorts {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
         let computed;
-        let wanted: &Vec<HostPort> = match state.read(STATE_KEY) {
+        let wanted: &Vec<HostPort> = match state.read() {
             Some(w) => w,
             None => {
                 computed = host_ports(&pod.pod);

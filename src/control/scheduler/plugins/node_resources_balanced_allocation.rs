@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::node_resources_fit::{ResourceSpec, allocatable_and_requested, default_resources, validate_resources};
 use crate::control::scheduler::framework::*;
+use crate::control::scheduler::resources::ResourceKey;
 
 pub const NAME: &str = "NodeResourcesBalancedAllocation";
 
@@ -24,13 +25,13 @@ impl Default for BalancedAllocationArgs {
 }
 
 pub struct BalancedAllocation {
-    resources: Vec<ResourceSpec>,
+    keys: Vec<ResourceKey>,
 }
 
 impl BalancedAllocation {
     pub fn new(args: BalancedAllocationArgs) -> Result<BalancedAllocation, String> {
         validate_resources(&args.resources, "")?;
-        Ok(BalancedAllocation { resources: args.resources })
+        Ok(BalancedAllocation { keys: args.resources.iter().map(|r| ResourceKey::new(&r.name)).collect() })
     }
 }
 
@@ -62,21 +63,24 @@ impl Plugin for BalancedAllocation {
 impl PreScorePlugin for BalancedAllocation {
     fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {
         // Scoring best-effort pods here would pile them onto one node.
-        if self.resources.iter().all(|r| pod.requests.get(&r.name) == 0) { Status::skip() } else { Status::success() }
+        if self.keys.iter().all(|k| pod.requests.get_key(k) == 0) { Status::skip() } else { Status::success() }
     }
 }
 
 impl ScorePlugin for BalancedAllocation {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> Result<i64, Status> {
-        let mut fractions = Vec::with_capacity(self.resources.len());
-        for r in &self.resources {
-            let (alloc, req) = allocatable_and_requested(node, &r.name, pod.requests.get(&r.name), true);
-            if alloc == 0 {
+        // Two or three resources in practice: no allocation.
+        let mut fractions = [0f64; 8];
+        let mut n = 0;
+        for k in &self.keys {
+            let (alloc, req) = allocatable_and_requested(node, k, pod.requests.get_key(k), true);
+            if alloc == 0 || n == fractions.len() {
                 continue;
             }
-            fractions.push((req as f64 / alloc as f64).min(1.0));
+            fractions[n] = (req as f64 / alloc as f64).min(1.0);
+            n += 1;
         }
-        Ok(balanced(&fractions))
+        Ok(balanced(&fractions[..n]))
     }
 }
 

@@ -6,7 +6,7 @@
 use serde::Deserialize;
 
 use crate::control::scheduler::framework::*;
-use crate::control::scheduler::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, Resource};
+use crate::control::scheduler::resources::{CPU, EPHEMERAL_STORAGE, MEMORY, Resource, ResourceKey};
 
 pub const NAME: &str = "NodeResourcesFit";
 
@@ -121,6 +121,8 @@ enum Strategy {
 
 pub struct NodeResourcesFit {
     args: FitArgs,
+    /// The scored resources, resolved, with weights.
+    keys: Vec<(ResourceKey, i64)>,
     strategy: Strategy,
     /// Shape points with scores scaled from 0..10 to 0..MAX_NODE_SCORE.
     shape: Vec<(i64, i64)>,
@@ -140,7 +142,8 @@ impl NodeResourcesFit {
             .as_ref()
             .map(|r| r.shape.iter().map(|p| (p.utilization, p.score * (MAX_NODE_SCORE / 10))).collect())
             .unwrap_or_default();
-        Ok(NodeResourcesFit { args, strategy, shape })
+        let keys = args.scoring_strategy.resources.iter().map(|r| (ResourceKey::new(&r.name), r.weight)).collect();
+        Ok(NodeResourcesFit { args, keys, strategy, shape })
     }
 
     fn ignored(&self, name: &str) -> bool {
@@ -152,12 +155,13 @@ impl NodeResourcesFit {
 /// The (allocatable, requested-including-the-pod) pair a resource-allocation
 /// scorer uses (`calculateResourceAllocatableRequest`). Extended resources
 /// the pod does not ask for count as (0, 0) and are left out.
-pub fn allocatable_and_requested(node: &NodeInfo, name: &str, pod_request: i64, use_requested: bool) -> (i64, i64) {
+pub fn allocatable_and_requested(node: &NodeInfo, key: &ResourceKey, pod_request: i64, use_requested: bool) -> (i64, i64) {
     let base = if use_requested { &node.requested } else { &node.non_zero_requested };
-    match name {
-        CPU | MEMORY => (node.allocatable.get(name), base.get(name) + pod_request),
-        EPHEMERAL_STORAGE => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod_request),
-        other => {
+    match key {
+        ResourceKey::Cpu | ResourceKey::Memory => (node.allocatable.get_key(key), base.get_key(key) + pod_request),
+        ResourceKey::EphemeralStorage => (node.allocatable.ephemeral_storage, node.requested.ephemeral_storage + pod_request),
+        ResourceKey::Pods => (0, 0),
+        ResourceKey::Scalar(other) => {
             if pod_request == 0 {
                 return (0, 0);
             }
@@ -184,28 +188,27 @@ fn broken_linear(shape: &[(i64, i64)], p: i64) -> i64 {
 
 impl NodeResourcesFit {
     fn score_node(&self, pod: &PodInfo, node: &NodeInfo) -> i64 {
-        let resources = &self.args.scoring_strategy.resources;
         let (mut total, mut weights) = (0i64, 0i64);
         let mut ratio_total = 0i64;
-        for r in resources {
-            let (alloc, req) = allocatable_and_requested(node, &r.name, pod.non_zero_requests.get(&r.name), false);
+        for (key, weight) in &self.keys {
+            let (alloc, req) = allocatable_and_requested(node, key, pod.non_zero_requests.get_key(key), false);
             if alloc == 0 {
                 continue;
             }
             match self.strategy {
                 Strategy::Least => {
-                    total += if req > alloc { 0 } else { (alloc - req) * MAX_NODE_SCORE / alloc } * r.weight;
-                    weights += r.weight;
+                    total += if req > alloc { 0 } else { (alloc - req) * MAX_NODE_SCORE / alloc } * weight;
+                    weights += weight;
                 }
                 Strategy::Most => {
-                    total += req.min(alloc) * MAX_NODE_SCORE / alloc * r.weight;
-                    weights += r.weight;
+                    total += req.min(alloc) * MAX_NODE_SCORE / alloc * weight;
+                    weights += weight;
                 }
                 Strategy::Ratio => {
                     let s = if req > alloc { broken_linear(&self.shape, 100) } else { broken_linear(&self.shape, req * 100 / alloc) };
                     if s > 0 {
-                        ratio_total += s * r.weight;
-                        weights += r.weight;
+                        ratio_total += s * weight;
+                        weights += weight;
                     }
                 }
             }

@@ -171,8 +171,6 @@ fn count_matching(node: &NodeInfo, c: &Constraint, namespace: &str) -> i64 {
     node.pods.iter().filter(|p| p.pod.metadata.namespace == namespace && !p.pod.metadata.is_deleting() && c.matches(&p.pod.metadata.labels)).count() as i64
 }
 
-const PREFILTER_KEY: &str = "PreFilterPodTopologySpread";
-const PRESCORE_KEY: &str = "PreScorePodTopologySpread";
 
 struct PreFilterState {
     constraints: Vec<Constraint>,
@@ -238,14 +236,14 @@ impl PreFilterPlugin for PodTopologySpread {
                 *counts[i].entry(value).or_insert(0) += count_matching(ni, c, &p.metadata.namespace);
             }
         }
-        state.write(PREFILTER_KEY, PreFilterState { constraints, counts });
+        state.write(PreFilterState { constraints, counts });
         Status::success()
     }
 }
 
 impl FilterPlugin for PodTopologySpread {
     fn filter(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {
-        let Some(s) = state.read::<PreFilterState>(PREFILTER_KEY) else { return Status::success() };
+        let Some(s) = state.read::<PreFilterState>() else { return Status::success() };
         for (i, c) in s.constraints.iter().enumerate() {
             let Some(value) = node.node.metadata.labels.get(&c.key) else {
                 return Status::new(Code::UnschedulableAndUnresolvable, ERR_REASON_NODE_LABEL_NOT_MATCH);
@@ -310,14 +308,14 @@ impl PreScorePlugin for PodTopologySpread {
                 }
             }
         }
-        state.write(PRESCORE_KEY, PreScoreState { constraints, counts, weights, ignored, ignored_in_order });
+        state.write(PreScoreState { constraints, counts, weights, ignored, ignored_in_order });
         Status::success()
     }
 }
 
 impl ScorePlugin for PodTopologySpread {
     fn score(&self, state: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> Result<i64, Status> {
-        let s = state.read::<PreScoreState>(PRESCORE_KEY).ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
+        let s = state.read::<PreScoreState>().ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
         if s.ignored.contains(node.name()) {
             return Ok(0);
         }
@@ -331,7 +329,7 @@ impl ScorePlugin for PodTopologySpread {
     }
 
     fn normalize(&self, state: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
-        let Some(s) = state.read::<PreScoreState>(PRESCORE_KEY) else { return Status::success() };
+        let Some(s) = state.read::<PreScoreState>() else { return Status::success() };
         let considered = || scores.iter().zip(&s.ignored_in_order).filter(|(_, ig)| !**ig).map(|(v, _)| *v);
         let min = considered().min().unwrap_or(0);
         let max = considered().max().unwrap_or(0);

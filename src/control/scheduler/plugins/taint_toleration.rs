@@ -13,7 +13,6 @@ pub const ERR_REASON_UNTOLERATED: &str = "node(s) had untolerated taint(s)";
 
 pub struct TaintToleration;
 
-const PRESCORE_KEY: &str = "PreScoreTaintToleration";
 
 impl Plugin for TaintToleration {
     fn name(&self) -> &str {
@@ -47,14 +46,14 @@ impl PreScorePlugin for TaintToleration {
     fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {
         // Tolerations that can tolerate PreferNoSchedule: that effect, or any.
         let prefer: Vec<Toleration> = pod.pod.spec.tolerations.iter().filter(|t| t.effect.is_none() || t.effect == Some(TaintEffect::PreferNoSchedule)).cloned().collect();
-        state.write(PRESCORE_KEY, prefer);
+        state.write(prefer);
         Status::success()
     }
 }
 
 impl ScorePlugin for TaintToleration {
     fn score(&self, state: &CycleState, _: &PodInfo, node: &NodeInfo, _: &Snapshot) -> Result<i64, Status> {
-        let tolerations: &Vec<Toleration> = state.read(PRESCORE_KEY).ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
+        let tolerations: &Vec<Toleration> = state.read().ok_or_else(|| Status::new(Code::Error, "PreScore state missing"))?;
         Ok(node.node.spec.taints.iter().filter(|t| t.effect == TaintEffect::PreferNoSchedule && !tolerated(tolerations, t)).count() as i64)
     }
     fn normalize(&self, _: &CycleState, _: &PodInfo, scores: &mut [i64]) -> Status {
