@@ -2,7 +2,9 @@
 //! kube-scheduler's adaptive percentageOfNodesToScore) at 500, 5,000 and
 //! 15,000 nodes in 3 zones, pods of mixed sizes without owners (like
 //! scheduler_perf's SchedulingBasic). Each iteration schedules one pod and
-//! assumes it onto the chosen node, as the scheduler does before binding.
+//! assumes it onto the chosen node, as the scheduler does before binding;
+//! every 2,000 pods the cluster is reset to its initial state (one small pod
+//! per node), so every size is measured in the same regime, far from full.
 //!
 //! Run: cargo bench --bench scheduler -- --noplot
 
@@ -45,7 +47,19 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
     group.sample_size(30);
     for n in [500usize, 5_000, 15_000] {
-        let mut snapshot = Snapshot::build((0..n).map(node).collect(), std::iter::empty());
+        let nodes: Vec<Arc<Node>> = (0..n).map(node).collect();
+        let existing: Vec<Arc<Pod>> = pods(n)
+            .into_iter()
+            .zip(&nodes)
+            .map(|(p, nd)| {
+                let mut p = (*p).clone();
+                p.metadata.name = format!("existing-{}", nd.metadata.name);
+                p.spec.node_name = nd.metadata.name.clone();
+                Arc::new(p)
+            })
+            .collect();
+        let initial = Snapshot::build(nodes, existing);
+        let mut snapshot = initial.clone();
         let index: std::collections::BTreeMap<String, usize> = snapshot.nodes.iter().enumerate().map(|(i, x)| (x.name().to_string(), i)).collect();
         let work = pods(4096);
         let mut rng = kubesim::sim::rng::stream(1, "scheduler");
@@ -55,6 +69,9 @@ fn bench(c: &mut Criterion) {
             b.iter(|| {
                 let pod = &work[k % work.len()];
                 k += 1;
+                if k % 2000 == 0 {
+                    snapshot = initial.clone();
+                }
                 let opts = CycleOptions { start_index: &mut start, rng: &mut rng, explain: false, global_percentage: None };
                 let d = schedule(profile, &snapshot, pod, opts);
                 // Assume the pod onto its node, as the scheduler does before binding.

@@ -127,3 +127,21 @@ fn sweep_lists_failing_seeds_with_their_replay_command() {
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("seed,ok,trace_sha256,events,sim_seconds,violations,first_violation,replay"));
 }
+
+#[test]
+fn every_shipped_scenario_passes_its_own_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ran = 0;
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("yaml") {
+            continue;
+        }
+        let rel = format!("scenarios/{}", path.file_name().unwrap().to_str().unwrap());
+        let out = dir.path().join(path.file_stem().unwrap());
+        let o = kubesim(&["run", &rel, "--out", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{rel}: {}", text(&o));
+        ran += 1;
+    }
+    assert!(ran >= 3, "expected the shipped scenarios, found {ran}");
+}

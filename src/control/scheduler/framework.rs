@@ -109,6 +109,8 @@ pub struct NodeInfo {
     pub pods_with_affinity: usize,
     /// `spec.unschedulable`, kept here so the first filter need not touch the Node.
     pub unschedulable: bool,
+    /// Pods per priority, so preemption can rule a node out without scanning its pods.
+    pub priorities: BTreeMap<i32, usize>,
 }
 
 fn has_pod_affinity(p: &Pod) -> bool {
@@ -142,6 +144,7 @@ impl NodeInfo {
             images,
             pods_with_affinity: 0,
             unschedulable,
+            priorities: BTreeMap::new(),
         }
     }
 
@@ -149,11 +152,17 @@ impl NodeInfo {
         &self.node.metadata.name
     }
 
+    /// The lowest priority among the node's pods.
+    pub fn lowest_priority(&self) -> Option<i32> {
+        self.priorities.keys().next().copied()
+    }
+
     pub fn add_pod(&mut self, p: PodInfo) {
         self.requested.add(&p.requests);
         self.non_zero_requested.add(&p.non_zero_requests);
         self.used_ports.extend(host_ports(&p.pod));
         self.pods_with_affinity += usize::from(has_pod_affinity(&p.pod));
+        *self.priorities.entry(p.pod.spec.priority.unwrap_or(0)).or_insert(0) += 1;
         self.pods.push(p);
     }
 
@@ -164,6 +173,13 @@ impl NodeInfo {
         };
         let p = self.pods.remove(i);
         self.pods_with_affinity -= usize::from(has_pod_affinity(&p.pod));
+        let prio = p.pod.spec.priority.unwrap_or(0);
+        if let Some(c) = self.priorities.get_mut(&prio) {
+            *c -= 1;
+            if *c == 0 {
+                self.priorities.remove(&prio);
+            }
+        }
         self.requested.sub(&p.requests);
         self.non_zero_requested.sub(&p.non_zero_requests);
         for hp in host_ports(&p.pod) {

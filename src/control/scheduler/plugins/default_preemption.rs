@@ -89,6 +89,10 @@ impl PostFilterPlugin for DefaultPreemption {
                 continue;
             }
             let node = &snapshot.nodes[*i];
+            if node.lowest_priority().is_none_or(|lowest| i64::from(lowest) >= me) {
+                no_victims += 1;
+                continue;
+            }
             let mut lower: Vec<PodInfo> = node.pods.iter().filter(|p| priority(&p.pod) < me && !p.pod.metadata.is_deleting()).cloned().collect();
             if lower.is_empty() {
                 no_victims += 1;
