@@ -349,3 +349,25 @@ pub fn default_normalize(max: i64, reverse: bool, scores: &mut [i64]) {
         *s = if reverse { max - v } else { v };
     }
 }
+
+/// Declares a plugin's name and the extension points it takes part in:
+/// `extends!(NodePorts, NAME, [pre_filter, filter]);`
+#[macro_export]
+macro_rules! extends {
+    ($ty:ty, $name:expr, [$($point:ident),* $(,)?]) => {
+        impl $crate::control::scheduler::framework::Plugin for $ty {
+            fn name(&self) -> &str {
+                $name
+            }
+            $( $crate::extends!(@point $point); )*
+        }
+    };
+    (@point pre_enqueue) => { fn as_pre_enqueue(&self) -> Option<&dyn $crate::control::scheduler::framework::PreEnqueuePlugin> { Some(self) } };
+    (@point queue_sort) => { fn as_queue_sort(&self) -> Option<&dyn $crate::control::scheduler::framework::QueueSortPlugin> { Some(self) } };
+    (@point pre_filter) => { fn as_pre_filter(&self) -> Option<&dyn $crate::control::scheduler::framework::PreFilterPlugin> { Some(self) } };
+    (@point filter) => { fn as_filter(&self) -> Option<&dyn $crate::control::scheduler::framework::FilterPlugin> { Some(self) } };
+    (@point post_filter) => { fn as_post_filter(&self) -> Option<&dyn $crate::control::scheduler::framework::PostFilterPlugin> { Some(self) } };
+    (@point pre_score) => { fn as_pre_score(&self) -> Option<&dyn $crate::control::scheduler::framework::PreScorePlugin> { Some(self) } };
+    (@point score) => { fn as_score(&self) -> Option<&dyn $crate::control::scheduler::framework::ScorePlugin> { Some(self) } };
+    (@point bind) => { fn as_bind(&self) -> Option<&dyn $crate::control::scheduler::framework::BindPlugin> { Some(self) } };
+}

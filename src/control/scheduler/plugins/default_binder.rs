@@ -8,14 +8,7 @@ pub const NAME: &str = "DefaultBinder";
 
 pub struct DefaultBinder;
 
-impl Plugin for DefaultBinder {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_bind(&self) -> Option<&dyn BindPlugin> {
-        Some(self)
-    }
-}
+crate::extends!(DefaultBinder, NAME, [bind]);
 
 impl BindPlugin for DefaultBinder {
     fn bind(&self, pod: &Pod, node: &str) -> WriteOp {

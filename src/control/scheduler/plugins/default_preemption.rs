@@ -64,14 +64,7 @@ struct Candidate {
     victims: Vec<PodInfo>,
 }
 
-impl Plugin for DefaultPreemption {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_post_filter(&self) -> Option<&dyn PostFilterPlugin> {
-        Some(self)
-    }
-}
+crate::extends!(DefaultPreemption, NAME, [post_filter]);
 
 impl PostFilterPlugin for DefaultPreemption {
     fn post_filter(&self, pod: &PodInfo, snapshot: &Snapshot, rejections: &[(usize, Status)], filter: &dyn Fn(&Snapshot, usize) -> Status) -> Result<PostFilterResult, Status> {

@@ -45,14 +45,7 @@ impl GpuBinPacking {
     }
 }
 
-impl Plugin for GpuBinPacking {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(GpuBinPacking, NAME, [score]);
 
 impl ScorePlugin for GpuBinPacking {
     fn score(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo, _: &Snapshot) -> Result<i64, Status> {

@@ -24,17 +24,7 @@ fn priority(sum: i64, containers: usize) -> i64 {
 /// The pod's images, normalised, with how many nodes hold each (once per cycle).
 struct Images(Vec<(String, usize)>);
 
-impl Plugin for ImageLocality {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(ImageLocality, NAME, [pre_score, score]);
 
 impl PreScorePlugin for ImageLocality {
     fn pre_score(&self, state: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], snapshot: &Snapshot) -> Status {

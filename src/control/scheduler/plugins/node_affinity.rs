@@ -44,20 +44,7 @@ pub fn pod_matches_node(pod: &crate::model::pod::Pod, node: &crate::model::node:
     required.is_none_or(|r| r.matches(labels, &node.metadata.name))
 }
 
-impl Plugin for NodeAffinity {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(NodeAffinity, NAME, [filter, pre_score, score]);
 
 impl FilterPlugin for NodeAffinity {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

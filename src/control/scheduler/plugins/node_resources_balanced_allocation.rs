@@ -48,17 +48,7 @@ fn balanced(fractions: &[f64]) -> i64 {
     ((1.0 - std) * MAX_NODE_SCORE as f64) as i64
 }
 
-impl Plugin for BalancedAllocation {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_pre_score(&self) -> Option<&dyn PreScorePlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(BalancedAllocation, NAME, [pre_score, score]);
 
 impl PreScorePlugin for BalancedAllocation {
     fn pre_score(&self, _: &mut CycleState, pod: &PodInfo, _: &[&NodeInfo], _: &Snapshot) -> Status {

@@ -246,17 +246,7 @@ pub fn insufficient(req: &Resource, node: &NodeInfo, ignored: &dyn Fn(&str) -> b
     reasons
 }
 
-impl Plugin for NodeResourcesFit {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_filter(&self) -> Option<&dyn FilterPlugin> {
-        Some(self)
-    }
-    fn as_score(&self) -> Option<&dyn ScorePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(NodeResourcesFit, NAME, [filter, score]);
 
 impl FilterPlugin for NodeResourcesFit {
     fn filter(&self, _: &CycleState, pod: &PodInfo, node: &NodeInfo) -> Status {

@@ -7,14 +7,7 @@ pub const NAME: &str = "PrioritySort";
 
 pub struct PrioritySort;
 
-impl Plugin for PrioritySort {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_queue_sort(&self) -> Option<&dyn QueueSortPlugin> {
-        Some(self)
-    }
-}
+crate::extends!(PrioritySort, NAME, [queue_sort]);
 
 impl QueueSortPlugin for PrioritySort {
     fn less(&self, a: &QueuedPod, b: &QueuedPod) -> bool {

@@ -8,14 +8,7 @@ pub const NAME: &str = "SchedulingGates";
 
 pub struct SchedulingGates;
 
-impl Plugin for SchedulingGates {
-    fn name(&self) -> &str {
-        NAME
-    }
-    fn as_pre_enqueue(&self) -> Option<&dyn PreEnqueuePlugin> {
-        Some(self)
-    }
-}
+crate::extends!(SchedulingGates, NAME, [pre_enqueue]);
 
 impl PreEnqueuePlugin for SchedulingGates {
     fn pre_enqueue(&self, pod: &Pod) -> Status {
