@@ -81,11 +81,13 @@ pub trait Component {
     fn busy(&self) -> Option<String> {
         None
     }
-    /// Only pods bound to this node reach the component's cache (the
-    /// `spec.nodeName` field selector a kubelet watches with).
-    fn pod_node_filter(&self) -> Option<&str> {
+    /// A kubelet's scope: only this node's pods (`spec.nodeName` field
+    /// selector), its own Node and its own Lease reach the component's cache.
+    fn node_scope(&self) -> Option<&str> {
         None
     }
+    /// The process restarts: drop everything not recovered from the API.
+    fn restart(&mut self) {}
     /// Counters for the run summary (name, value), e.g. the scheduler's attempts.
     fn stats(&self) -> Vec<(&'static str, u64)> {
         Vec::new()

@@ -3,6 +3,7 @@
 //! types) and one line there, plus its API rules in `api::rules`.
 
 pub mod deployment;
+pub mod lease;
 pub mod meta;
 pub mod namespace;
 pub mod node;
@@ -17,6 +18,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use deployment::Deployment;
+pub use lease::Lease;
 pub use meta::{Labels, ObjectMeta};
 pub use namespace::Namespace;
 pub use node::Node;
@@ -133,6 +135,7 @@ kinds! {
     Pod        => Pod,        "v1",      "pods",        "pods",        namespaced: true;
     ReplicaSet => ReplicaSet, "apps/v1", "replicasets", "replicasets", namespaced: true;
     Deployment => Deployment, "apps/v1", "deployments", "deployments", namespaced: true;
+    Lease      => Lease,      "coordination.k8s.io/v1", "leases", "leases", namespaced: true;
 }
 
 impl fmt::Display for Kind {
@@ -203,4 +206,4 @@ macro_rules! typed_access {
         }
     };
 }
-typed_access!(as_pod => Pod, as_node => Node, as_namespace => Namespace, as_replicaset => ReplicaSet, as_deployment => Deployment);
+typed_access!(as_pod => Pod, as_node => Node, as_namespace => Namespace, as_replicaset => ReplicaSet, as_deployment => Deployment, as_lease => Lease);

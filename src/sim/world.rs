@@ -63,8 +63,21 @@ struct Slot {
     /// Highest revision delivered per kind, for the watch-order invariant.
     last_revision: Vec<(Kind, Revision)>,
     inflight: BTreeSet<RequestId>,
-    /// Only pods bound to this node are delivered (a kubelet's field selector).
-    pod_node: Option<String>,
+    /// A kubelet's node scope: only that node's pods, Node and Lease are delivered.
+    node_scope: Option<String>,
+    /// False while the component is crashed or stopped.
+    up: bool,
+}
+
+/// Whether `obj` is inside a kubelet's node scope.
+fn in_scope(scope: Option<&str>, obj: &Object) -> bool {
+    let Some(node) = scope else { return true };
+    match obj {
+        Object::Pod(p) => p.spec.node_name == node,
+        Object::Node(n) => n.metadata.name == node,
+        Object::Lease(l) => l.metadata.name == node && l.metadata.namespace == "kube-node-lease",
+        _ => true,
+    }
 }
 
 /// Why a run could not finish.
@@ -204,7 +217,7 @@ impl World {
     pub fn add_component(&mut self, comp: Box<dyn Component>) {
         let name: Arc<str> = Arc::from(comp.name());
         let kinds = comp.watched_kinds();
-        let pod_node = comp.pod_node_filter().map(str::to_string);
+        let node_scope = comp.node_scope().map(str::to_string);
         let id = self.slots.len() as CompId;
         self.slots.push(Slot {
             cache: Cache::new(&kinds),
@@ -213,7 +226,8 @@ impl World {
             last_delivery: SimTime::ZERO,
             last_revision: kinds.iter().map(|k| (*k, 0)).collect(),
             inflight: BTreeSet::new(),
-            pod_node,
+            node_scope,
+            up: true,
             name,
             comp,
             kinds,
@@ -239,14 +253,8 @@ impl World {
             self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
             self.observer.observe(self.now, &ev);
             let kind = ev.object.kind();
-            let pod_node = ev.object.as_pod().map(|p| p.spec.node_name.as_str());
             for id in 0..self.slots.len() {
-                if !self.slots[id].kinds.contains(&kind) {
-                    continue;
-                }
-                if let (Some(want), Some(node)) = (self.slots[id].pod_node.as_deref(), pod_node)
-                    && want != node
-                {
+                if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) {
                     continue;
                 }
                 let slot = &mut self.slots[id];
@@ -258,6 +266,9 @@ impl World {
     }
 
     fn call(&mut self, id: CompId, input: Input) {
+        if !self.slots[id as usize].up {
+            return;
+        }
         let mut out = Vec::new();
         let slot = &mut self.slots[id as usize];
         slot.comp.handle(self.now, input, &slot.cache, &mut out);
@@ -304,12 +315,8 @@ impl World {
     fn relist(&mut self, id: CompId, kind: Kind, name: &Arc<str>, why: &str) {
         let (objects, rev) = match self.api.list(kind, None) {
             Ok((objs, rev)) => {
-                let filter = self.slots[id as usize].pod_node.clone();
-                let objs = objs.into_iter().filter(|o| match (&filter, o.as_pod()) {
-                    (Some(node), Some(p)) => p.spec.node_name == *node,
-                    _ => true,
-                });
-                (objs.collect::<Vec<_>>(), rev)
+                let scope = self.slots[id as usize].node_scope.clone();
+                (objs.into_iter().filter(|o| in_scope(scope.as_deref(), o)).collect::<Vec<_>>(), rev)
             }
             Err(e) => {
                 let empty = self.empty.clone();
@@ -350,11 +357,9 @@ impl World {
                 Ok(events) => {
                     let empty = self.empty.clone();
                     self.rec(TraceKind::Relist, name.clone(), empty, from, Arc::from(format!("{} resumed", kind.plural())));
-                    let filter = self.slots[id].pod_node.clone();
+                    let scope = self.slots[id].node_scope.clone();
                     for ev in events {
-                        if let (Some(node), Some(p)) = (&filter, ev.object.as_pod())
-                            && p.spec.node_name != *node
-                        {
+                        if !in_scope(scope.as_deref(), &ev.object) {
                             continue;
                         }
                         let slot = &mut self.slots[id];
@@ -373,6 +378,50 @@ impl World {
                 }
             }
         }
+    }
+
+    /// Finds a component by name.
+    pub fn component_id(&self, name: &str) -> Option<usize> {
+        self.slots.iter().position(|s| &*s.name == name)
+    }
+
+    /// Crashes a component: it receives nothing more, its timers and in-flight
+    /// answers are lost, until `restart_component`.
+    pub fn crash_component(&mut self, id: usize) {
+        let slot = &mut self.slots[id];
+        if !slot.up {
+            return;
+        }
+        slot.up = false;
+        slot.inflight.clear();
+        let pending = std::mem::take(&mut self.queue);
+        let mut kept = EventQueue::with_capacity(pending.len());
+        let mut pending = pending;
+        while let Some((t, ev)) = pending.pop() {
+            let mine = matches!(&ev, Ev::Deliver { comp, .. } | Ev::Timer { comp, .. } | Ev::Response { comp, .. } | Ev::Start(comp) if *comp as usize == id);
+            if mine {
+                self.work_pending -= 1;
+            } else {
+                kept.push(t, ev);
+            }
+        }
+        self.queue = kept;
+    }
+
+    /// Restarts a crashed component: fresh caches, a full relist, then Synced.
+    pub fn restart_component(&mut self, id: usize) {
+        let slot = &mut self.slots[id];
+        if slot.up {
+            return;
+        }
+        slot.up = true;
+        slot.comp.restart();
+        slot.cache = Cache::new(&slot.kinds);
+        slot.last_delivery = self.now;
+        for entry in slot.last_revision.iter_mut() {
+            entry.1 = 0;
+        }
+        self.push(self.now, Ev::Start(id as CompId));
     }
 
     fn deliver(&mut self, id: CompId, event: WatchEvent) {
@@ -591,6 +640,9 @@ impl World {
                 self.push(self.now + back, Ev::Response { comp, id, target, result });
             }
             Ev::Response { comp, id, target, result } => {
+                if !self.slots[comp as usize].up {
+                    return;
+                }
                 let slot = &mut self.slots[comp as usize];
                 slot.inflight.remove(&id);
                 let (name, obj) = (slot.name.clone(), target);

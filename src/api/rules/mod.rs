@@ -19,6 +19,7 @@ pub fn apply_defaults(obj: &mut Object) {
         Object::Namespace(n) => namespace::defaults(std::sync::Arc::make_mut(n)),
         Object::ReplicaSet(r) => replicaset::defaults(std::sync::Arc::make_mut(r)),
         Object::Deployment(d) => deployment::defaults(std::sync::Arc::make_mut(d)),
+        Object::Lease(_) => {}
     }
 }
 
@@ -36,7 +37,7 @@ pub fn prepare_for_create(obj: &mut Object) {
         Object::ReplicaSet(r) => std::sync::Arc::make_mut(r).status = Default::default(),
         Object::Deployment(d) => std::sync::Arc::make_mut(d).status = Default::default(),
         Object::Namespace(n) => std::sync::Arc::make_mut(n).status.phase = "Active".into(),
-        Object::Node(_) => {}
+        Object::Node(_) | Object::Lease(_) => {}
     }
 }
 
@@ -51,6 +52,11 @@ pub fn validate_create(obj: &Object) -> Vec<String> {
         Object::Namespace(_) => {}
         Object::ReplicaSet(r) => replicaset::validate(r, &mut errs),
         Object::Deployment(d) => deployment::validate(d, &mut errs),
+        Object::Lease(l) => {
+            if l.spec.lease_duration_seconds.is_some_and(|d| d <= 0) {
+                errs.push("spec.leaseDurationSeconds: Invalid value: must be greater than 0".into());
+            }
+        }
     }
     errs
 }

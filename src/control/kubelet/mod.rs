@@ -7,8 +7,12 @@
 //!   containers stop after a sampled stop time (never past the grace period),
 //!   then the kubelet deletes the pod with grace 0, as its status manager does.
 //!
-//! The control-loop issue extends this with a container runtime, probes,
-//! restart policies, node status and Lease heartbeats.
+//! - heartbeats: renews its Lease in kube-node-lease every 10 s (duration
+//!   40 s), and posts node status (Ready=True, lastHeartbeatTime) when it
+//!   changes or every 5 minutes (`nodeStatusReportFrequency`).
+//!
+//! The control-loop issue extends this with a container runtime, probes and
+//! restart policies.
 
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
@@ -23,6 +27,14 @@ use crate::sim::latency::Latency;
 use crate::time::SimTime;
 
 type Key = (String, String);
+
+pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+pub const LEASE_DURATION_S: i32 = 40;
+/// Lease renewal and node status computation (`nodeStatusUpdateFrequency`).
+pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Node status is posted at least this often even when unchanged.
+pub const NODE_STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
+const HEARTBEAT_TOKEN: u64 = u64::MAX;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Step {
@@ -42,6 +54,8 @@ pub struct Kubelet {
     inflight: BTreeMap<RequestId, (Key, Step)>,
     seq: u64,
     next_id: RequestId,
+    last_status_post: Option<SimTime>,
+    heartbeat_due: Option<SimTime>,
 }
 
 impl Kubelet {
@@ -57,7 +71,65 @@ impl Kubelet {
             inflight: BTreeMap::new(),
             seq: 0,
             next_id: 0,
+            last_status_post: None,
+            heartbeat_due: None,
         }
+    }
+
+    fn write(&mut self, op: WriteOp, out: &mut Vec<Effect>) {
+        self.next_id += 1;
+        out.push(Effect::Write { id: self.next_id, op });
+    }
+
+    /// Renews the Lease and posts node status if it changed or is due.
+    fn heartbeat(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+        let ts = Some(Timestamp::from_sim(now));
+        match view.get(Kind::Lease, LEASE_NAMESPACE, &self.node).and_then(Object::as_lease) {
+            Some(l) => {
+                let mut renewed = l.clone();
+                renewed.spec.renew_time = ts;
+                self.write(WriteOp::Update(renewed.into()), out);
+            }
+            None => {
+                let lease = crate::model::Lease {
+                    metadata: crate::model::ObjectMeta { name: self.node.clone(), namespace: LEASE_NAMESPACE.into(), ..Default::default() },
+                    spec: crate::model::lease::LeaseSpec {
+                        holder_identity: Some(self.node.clone()),
+                        lease_duration_seconds: Some(LEASE_DURATION_S),
+                        acquire_time: ts,
+                        renew_time: ts,
+                        lease_transitions: None,
+                    },
+                    status: Default::default(),
+                };
+                self.write(WriteOp::Create(lease.into()), out);
+            }
+        }
+        if let Some(node) = view.get(Kind::Node, "", &self.node).and_then(Object::as_node) {
+            let ready = node.is_ready();
+            let due = self.last_status_post.is_none_or(|t| now.since(t) >= NODE_STATUS_REPORT_FREQUENCY);
+            if !ready || due {
+                let mut n = node.clone();
+                let cond = Condition {
+                    type_: "Ready".into(),
+                    status: "True".into(),
+                    last_heartbeat_time: ts,
+                    last_transition_time: if ready { n.status.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.last_transition_time) } else { ts },
+                    reason: "KubeletReady".into(),
+                    message: "kubelet is posting ready status".into(),
+                    ..Default::default()
+                };
+                match n.status.conditions.iter_mut().find(|c| c.type_ == "Ready") {
+                    Some(c) => *c = cond,
+                    None => n.status.conditions.push(cond),
+                }
+                self.last_status_post = Some(now);
+                self.write(WriteOp::UpdateStatus(n.into()), out);
+            }
+        }
+        let next = now + HEARTBEAT;
+        self.heartbeat_due = Some(next);
+        out.push(Effect::WakeAt { at: next, token: HEARTBEAT_TOKEN });
     }
 
     fn plan(&mut self, key: Key, step: Step, at: SimTime, out: &mut Vec<Effect>) {
@@ -140,11 +212,19 @@ impl Component for Kubelet {
     }
 
     fn watched_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Pod]
+        vec![Kind::Pod, Kind::Node, Kind::Lease]
     }
 
-    fn pod_node_filter(&self) -> Option<&str> {
+    fn node_scope(&self) -> Option<&str> {
         Some(&self.node)
+    }
+
+    fn restart(&mut self) {
+        self.steps.clear();
+        self.scheduled.clear();
+        self.inflight.clear();
+        self.last_status_post = None;
+        self.heartbeat_due = None;
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
@@ -153,6 +233,9 @@ impl Component for Kubelet {
                 let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).cloned().collect();
                 for p in &pods {
                     self.consider(p, now, out);
+                }
+                if self.heartbeat_due.is_none() {
+                    self.heartbeat(now, view, out);
                 }
             }
             Input::Watch(ev) => {
@@ -164,7 +247,10 @@ impl Component for Kubelet {
                     }
                 }
             }
-            Input::Timer { .. } => {
+            Input::Timer { token } => {
+                if token == HEARTBEAT_TOKEN && self.heartbeat_due.is_some_and(|d| d <= now) {
+                    self.heartbeat(now, view, out);
+                }
                 while let Some(entry) = self.steps.first_entry() {
                     if entry.key().0 > now {
                         break;
