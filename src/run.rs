@@ -4,7 +4,9 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::control::Component;
+use crate::control::controllers::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use crate::control::controllers::replicaset::ReplicaSetController;
+use crate::control::controllers::taint_eviction::TaintEvictionController;
 use crate::control::kubelet::Kubelet;
 use crate::control::scheduler::component::Scheduler;
 use crate::control::scheduler::profile::SchedulerConfig;
@@ -18,7 +20,12 @@ use crate::time::{SimTime, format_duration};
 /// The control plane a scenario runs with: the scheduler (with `config`) and
 /// the controllers. Later issues add more controllers and the kubelets here.
 pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerConfig>) -> Vec<Box<dyn Component>> {
-    let mut comps: Vec<Box<dyn Component>> = vec![Box::new(Scheduler::new(config, stream(seed, "scheduler"))), Box::new(ReplicaSetController::new())];
+    let mut comps: Vec<Box<dyn Component>> = vec![
+        Box::new(Scheduler::new(config, stream(seed, "scheduler"))),
+        Box::new(ReplicaSetController::new()),
+        Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
+        Box::new(TaintEvictionController::new()),
+    ];
     let t = &scenario.timing;
     for n in &scenario.nodes {
         let name = &n.metadata.name;

@@ -29,6 +29,10 @@ pub enum Action {
     /// A JSON merge patch.
     Patch { target: ObjectRef, merge: serde_json::Value },
     Delete { target: ObjectRef, options: DeleteOptions },
+    /// Fault: the node's kubelet stops (and its containers with it).
+    CrashNode(String),
+    /// The node's kubelet starts again and re-syncs.
+    RestartNode(String),
 }
 
 impl Action {
@@ -42,6 +46,8 @@ impl Action {
             Action::Scale { target, replicas } => format!("scale {target} to {replicas}"),
             Action::Patch { target, .. } => format!("patch {target}"),
             Action::Delete { target, .. } => format!("delete {target}"),
+            Action::CrashNode(n) => format!("crash node {n}"),
+            Action::RestartNode(n) => format!("restart node {n}"),
         }
     }
 }
@@ -140,6 +146,7 @@ struct Loader<'a> {
     text: &'a str,
     dir: PathBuf,
     warnings: Vec<Warning>,
+    node_names: std::collections::BTreeSet<String>,
 }
 
 fn key(k: &str) -> PathSeg {
@@ -248,7 +255,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new() };
+    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default() };
     if raw.kind != "Scenario" {
         return Err(l.err(&[key("kind")], format!("kind is {:?}; a scenario file must say `kind: Scenario`", raw.kind)));
     }
@@ -274,6 +281,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         }
     }
     let nodes = l.nodes(&raw.cluster)?;
+    l.node_names = nodes.iter().map(|n| n.metadata.name.clone()).collect();
     let mut objects = Vec::new();
     for (i, src) in raw.objects.iter().enumerate() {
         objects.extend(l.objects(src, &[key("objects"), PathSeg::Index(i)])?);
@@ -372,9 +380,20 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some()].iter().filter(|b| **b).count();
+    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.crash_node.is_some(), e.restart_node.is_some()]
+        .iter()
+        .filter(|b| **b)
+        .count();
     if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch or delete) besides `at`; found {given}")));
+        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, crashNode or restartNode) besides `at`; found {given}")));
+    }
+    for (field, r, crash) in [("crashNode", &e.crash_node, true), ("restartNode", &e.restart_node, false)] {
+        if let Some(r) = r {
+            if !l.node_names.contains(&r.node) {
+                return Err(l.err(&[path, &[key(field), key("node")]].concat(), format!("no node named {:?} in the cluster's node pools", r.node)));
+            }
+            return Ok(if crash { Action::CrashNode(r.node.clone()) } else { Action::RestartNode(r.node.clone()) });
+        }
     }
     if let Some(src) = &e.apply {
         let objs = l.objects(src, &[path, &[key("apply")]].concat())?;

@@ -158,6 +158,18 @@ pub struct TimelineEntry {
     pub patch: Option<PatchSpec>,
     #[serde(default)]
     pub delete: Option<DeleteSpec>,
+    /// Fault: the node's kubelet and containers are gone until `restartNode`.
+    #[serde(default)]
+    pub crash_node: Option<NodeRef>,
+    /// The node (its kubelet) comes back and re-syncs from the API.
+    #[serde(default)]
+    pub restart_node: Option<NodeRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeRef {
+    pub node: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -380,6 +380,10 @@ impl World {
         }
     }
 
+    fn kubelet_of(&self, node: &str) -> Result<usize, ApiError> {
+        self.component_id(&format!("kubelet/{node}")).ok_or_else(|| ApiError::BadRequest(format!("node {node:?} has no kubelet")))
+    }
+
     /// Finds a component by name.
     pub fn component_id(&self, name: &str) -> Option<usize> {
         self.slots.iter().position(|s| &*s.name == name)
@@ -512,6 +516,14 @@ impl World {
             }
             Action::Delete { target, options } => {
                 self.api.delete(&target, &options, now)?;
+            }
+            Action::CrashNode(node) => {
+                let id = self.kubelet_of(&node)?;
+                self.crash_component(id);
+            }
+            Action::RestartNode(node) => {
+                let id = self.kubelet_of(&node)?;
+                self.restart_component(id);
             }
         }
         Ok(())

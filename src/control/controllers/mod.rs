@@ -1,4 +1,6 @@
 //! Controllers, one file each: sans-IO components reading informer caches and
 //! writing through the API layer.
 
+pub mod node_lifecycle;
 pub mod replicaset;
+pub mod taint_eviction;
