@@ -35,6 +35,9 @@ mod tests {
             selector: Some(crate::model::LabelSelector::from_labels(&[("app", "web")])),
             phase: None,
             bound: Some(true),
+            node: None,
+            ready: None,
+            deleting: None,
         };
         let check = CountCheck { name: "c".into(), at: SimTime::ZERO, filter, expect: Comparison::Equals(1) };
         let out = evaluate(&check, objs.iter());

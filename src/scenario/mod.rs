@@ -93,6 +93,9 @@ pub struct ObjectFilter {
     pub selector: Option<LabelSelector>,
     pub phase: Option<String>,
     pub bound: Option<bool>,
+    pub node: Option<String>,
+    pub ready: Option<bool>,
+    pub deleting: Option<bool>,
 }
 
 impl ObjectFilter {
@@ -107,9 +110,18 @@ impl ObjectFilter {
         if self.selector.as_ref().is_some_and(|s| !s.matches(&m.labels)) {
             return false;
         }
-        match o.as_pod() {
-            Some(p) => self.phase.as_ref().is_none_or(|ph| *ph == p.status.phase) && self.bound.is_none_or(|b| b == p.is_bound()),
-            None => true,
+        if self.deleting.is_some_and(|d| d != m.is_deleting()) {
+            return false;
+        }
+        match o {
+            Object::Pod(p) => {
+                self.phase.as_ref().is_none_or(|ph| *ph == p.status.phase)
+                    && self.bound.is_none_or(|b| b == p.is_bound())
+                    && self.node.as_ref().is_none_or(|n| *n == p.spec.node_name)
+                    && self.ready.is_none_or(|r| r == p.is_ready())
+            }
+            Object::Node(n) => self.ready.is_none_or(|r| r == n.is_ready()),
+            _ => true,
         }
     }
 }
@@ -322,13 +334,25 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             _ => return Err(l.err(&path, "expected exactly one of `equals`, `atLeast` or `atMost`")),
         };
         let kind = l.kind_at(&c.count.kind, &[&path[..], &[key("count"), key("kind")]].concat())?;
-        if kind != Kind::Pod && (c.count.phase.is_some() || c.count.bound.is_some()) {
-            return Err(l.err(&[&path[..], &[key("count")]].concat(), "`phase` and `bound` apply to Pods only"));
+        if kind != Kind::Pod && (c.count.phase.is_some() || c.count.bound.is_some() || c.count.node.is_some()) {
+            return Err(l.err(&[&path[..], &[key("count")]].concat(), "`phase`, `bound` and `node` apply to Pods only"));
+        }
+        if !matches!(kind, Kind::Pod | Kind::Node) && c.count.ready.is_some() {
+            return Err(l.err(&[&path[..], &[key("count")]].concat(), "`ready` applies to Pods and Nodes only"));
         }
         if c.at.0 > duration {
             return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(c.at.0), format_duration(duration))));
         }
-        let filter = ObjectFilter { kind, namespace: c.count.namespace.clone(), selector: c.count.selector.clone(), phase: c.count.phase.clone(), bound: c.count.bound };
+        let filter = ObjectFilter {
+            kind,
+            namespace: c.count.namespace.clone(),
+            selector: c.count.selector.clone(),
+            phase: c.count.phase.clone(),
+            bound: c.count.bound,
+            node: c.count.node.clone(),
+            ready: c.count.ready,
+            deleting: c.count.deleting,
+        };
         checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, filter, expect });
     }
     let scheduler = match &raw.scheduler {

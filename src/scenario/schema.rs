@@ -266,4 +266,13 @@ pub struct CountSpec {
     /// Pods only: true counts bound pods, false unbound ones.
     #[serde(default)]
     pub bound: Option<bool>,
+    /// Pods only: bound to this node.
+    #[serde(default)]
+    pub node: Option<String>,
+    /// Nodes and pods: whether the Ready condition is True.
+    #[serde(default)]
+    pub ready: Option<bool>,
+    /// Whether the object carries a deletionTimestamp.
+    #[serde(default)]
+    pub deleting: Option<bool>,
 }

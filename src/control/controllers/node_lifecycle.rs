@@ -85,6 +85,7 @@ struct Zone {
     /// When the token bucket next has a token.
     next_token: SimTime,
     state: Option<ZoneState>,
+    size: usize,
 }
 
 pub struct NodeLifecycleController {
@@ -93,6 +94,8 @@ pub struct NodeLifecycleController {
     zones: BTreeMap<String, Zone>,
     all_disrupted: bool,
     next_id: RequestId,
+    /// Writes in flight, by request, with the node they touch.
+    inflight: BTreeMap<RequestId, String>,
     started: bool,
 }
 
@@ -111,20 +114,20 @@ fn has_taint(n: &Node, key: &str, effect: TaintEffect) -> bool {
 
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, next_id: 0, started: false }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, next_id: 0, inflight: BTreeMap::new(), started: false }
     }
 
-    fn write(&mut self, op: WriteOp, out: &mut Vec<Effect>) {
+    /// One write per node at a time: a second write from the same cached
+    /// object would only conflict.
+    fn write(&mut self, node: &str, op: WriteOp, out: &mut Vec<Effect>) {
         self.next_id += 1;
+        self.inflight.insert(self.next_id, node.to_string());
         out.push(Effect::Write { id: self.next_id, op });
     }
 
+    #[cfg(test)]
     fn qps(&self, state: ZoneState, zone_size: usize) -> f64 {
-        match state {
-            ZoneState::Normal | ZoneState::FullDisruption => self.config.eviction_qps,
-            ZoneState::PartialDisruption if zone_size > self.config.large_cluster_threshold => self.config.secondary_eviction_qps,
-            ZoneState::PartialDisruption => 0.0,
-        }
+        qps_for(&self.config, state, zone_size)
     }
 
     /// Updates probe times from what the kubelets wrote.
@@ -147,13 +150,14 @@ impl NodeLifecycleController {
     fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
         self.observe(now, view);
         let nodes: Vec<Node> = view.list(Kind::Node).filter_map(Object::as_node).cloned().collect();
-        // 1. Grace period: mark silent nodes Unknown.
+        // 1. Grace period: mark silent nodes Unknown (taints follow once that is observed).
         let mut readiness: BTreeMap<String, String> = BTreeMap::new();
+        let mut status_written = BTreeSet::new();
         for n in &nodes {
             let name = n.metadata.name.clone();
             let mut status = ready_status(n).to_string();
             let silent = self.health.get(&name).is_some_and(|h| now.since(h.probe) > self.config.grace_period);
-            if silent && status != "Unknown" {
+            if silent && status != "Unknown" && !self.inflight.values().any(|x| *x == name) {
                 let mut updated = n.clone();
                 let ts = Some(Timestamp::from_sim(now));
                 let mut conds = std::mem::take(&mut updated.status.conditions);
@@ -167,7 +171,8 @@ impl NodeLifecycleController {
                     c.last_transition_time = ts;
                 }
                 updated.status.conditions = conds;
-                self.write(WriteOp::UpdateStatus(updated.into()), out);
+                self.write(&name, WriteOp::UpdateStatus(updated.into()), out);
+                status_written.insert(name.clone());
                 status = "Unknown".into();
             }
             readiness.insert(name, status);
@@ -178,94 +183,91 @@ impl NodeLifecycleController {
             let e = counts.entry(zone_of(n)).or_default();
             if readiness[&n.metadata.name] == "True" { e.0 += 1 } else { e.1 += 1 }
         }
-        let states: BTreeMap<String, ZoneState> = counts.iter().map(|(z, (r, nr))| (z.clone(), zone_state(*r, *nr, self.config.unhealthy_zone_threshold))).collect();
-        let all_disrupted = !states.is_empty() && states.values().all(|s| *s == ZoneState::FullDisruption);
-        for (z, s) in &states {
+        self.all_disrupted = !counts.is_empty() && counts.values().all(|(r, nr)| zone_state(*r, *nr, self.config.unhealthy_zone_threshold) == ZoneState::FullDisruption);
+        for (z, (r, nr)) in &counts {
             let zone = self.zones.entry(z.clone()).or_default();
-            zone.state = Some(*s);
+            zone.state = Some(zone_state(*r, *nr, self.config.unhealthy_zone_threshold));
+            zone.size = r + nr;
         }
-        // 3. Taints.
+        // 3. Taints, for nodes with no write of ours in flight.
         for n in &nodes {
-            let status = readiness[&n.metadata.name].as_str();
-            let (want_key, other_key) = match status {
-                "False" => (Some(TAINT_NOT_READY), TAINT_UNREACHABLE),
-                "Unknown" => (Some(TAINT_UNREACHABLE), TAINT_NOT_READY),
-                _ => (None, ""),
-            };
-            let mut next = n.clone();
-            let mut changed = false;
-            // NoSchedule: at once.
-            let before = next.spec.taints.len();
-            next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoSchedule && ((want_key.is_none() && (t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE)) || t.key == other_key)));
-            changed |= next.spec.taints.len() != before;
-            if let Some(k) = want_key
-                && !has_taint(&next, k, TaintEffect::NoSchedule)
-            {
-                next.spec.taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: Some(Timestamp::from_sim(now)) });
-                changed = true;
-            }
-            // NoExecute: removal at once (or when every zone is down); adding waits for the zone's bucket.
-            let before = next.spec.taints.len();
-            next.spec.taints.retain(|t| {
-                !(t.effect == TaintEffect::NoExecute && (t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE) && (all_disrupted || want_key != Some(t.key.as_str())))
-            });
-            changed |= next.spec.taints.len() != before;
-            let zone = self.zones.entry(zone_of(n)).or_default();
-            match want_key {
-                Some(k) if !all_disrupted && !has_taint(&next, k, TaintEffect::NoExecute) => {
-                    if !zone.queue.contains(&n.metadata.name) {
-                        zone.queue.push(n.metadata.name.clone());
-                    }
-                }
-                _ => zone.queue.retain(|x| *x != n.metadata.name),
-            }
-            if changed {
-                self.write(WriteOp::Update(next.into()), out);
+            if !status_written.contains(&n.metadata.name) {
+                self.reconcile_taints(now, n, out);
             }
         }
-        self.all_disrupted = all_disrupted;
-        self.taint_pass(now, view, &counts, out);
+        self.schedule_token_wake(now, out);
     }
 
-    /// Applies queued NoExecute taints as each zone's token bucket allows.
-    fn taint_pass(&mut self, now: SimTime, view: &Cache, counts: &BTreeMap<String, (usize, usize)>, out: &mut Vec<Effect>) {
-        if self.all_disrupted {
+    /// Brings one node's not-ready / unreachable taints in line with its Ready
+    /// condition, in a single update: NoSchedule at once, NoExecute when the
+    /// zone's token bucket allows (else the node waits in the zone's queue).
+    fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Vec<Effect>) {
+        let name = n.metadata.name.clone();
+        if self.inflight.values().any(|x| *x == name) {
             return;
         }
-        let zones: Vec<String> = self.zones.keys().cloned().collect();
-        for z in zones {
-            let size = counts.get(&z).map_or(0, |(r, nr)| r + nr);
-            let Some(state) = self.zones[&z].state else { continue };
-            let qps = self.qps(state, size);
-            loop {
-                let zone = &self.zones[&z];
-                if zone.queue.is_empty() || qps <= 0.0 || zone.next_token > now {
-                    break;
-                }
-                let name = self.zones.get_mut(&z).map(|zn| zn.queue.remove(0)).unwrap_or_default();
-                let Some(n) = view.get(Kind::Node, "", &name).and_then(Object::as_node) else { continue };
-                let key = match ready_status(n) {
-                    "False" => TAINT_NOT_READY,
-                    "Unknown" => TAINT_UNREACHABLE,
-                    _ => continue,
-                };
-                if has_taint(n, key, TaintEffect::NoExecute) {
-                    continue;
-                }
-                let mut next = n.clone();
-                next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoExecute && (t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE)));
-                next.spec.taints.push(Taint { key: key.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: Some(Timestamp::from_sim(now)) });
-                self.write(WriteOp::Update(next.into()), out);
-                if let Some(zn) = self.zones.get_mut(&z) {
-                    zn.next_token = now + Duration::from_secs_f64(1.0 / qps);
-                }
+        let want = match ready_status(n) {
+            "False" => Some(TAINT_NOT_READY),
+            "Unknown" => Some(TAINT_UNREACHABLE),
+            _ => None,
+        };
+        let ours = |t: &Taint| t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
+        let mut next = n.clone();
+        let ts = Some(Timestamp::from_sim(now));
+        // NoSchedule: exactly the wanted one.
+        next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoSchedule && ours(t) && Some(t.key.as_str()) != want));
+        if let Some(k) = want
+            && !has_taint(&next, k, TaintEffect::NoSchedule)
+        {
+            next.spec.taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: ts });
+        }
+        // NoExecute: drop a stale one (or all, when every zone is down); add the wanted one if allowed.
+        let all_down = self.all_disrupted;
+        next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoExecute && ours(t) && (all_down || Some(t.key.as_str()) != want)));
+        let zone_key = zone_of(n);
+        let zone = self.zones.entry(zone_key).or_default();
+        zone.queue.retain(|x| *x != name);
+        if let Some(k) = want
+            && !all_down
+            && !has_taint(&next, k, TaintEffect::NoExecute)
+        {
+            let qps = zone.state.map_or(0.0, |s| qps_for(&self.config, s, zone.size));
+            if qps > 0.0 && zone.next_token <= now {
+                next.spec.taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
+                zone.next_token = now + Duration::from_secs_f64(1.0 / qps);
+            } else {
+                zone.queue.push(name.clone());
             }
         }
-        // Wake when a waiting zone gets its next token.
+        if next.spec.taints != n.spec.taints {
+            self.write(&name, WriteOp::Update(next.into()), out);
+        }
+    }
+
+    /// Gives queued nodes their NoExecute taint as tokens become available.
+    fn taint_pass(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+        let queued: Vec<String> = self.zones.values().flat_map(|z| z.queue.iter().cloned()).collect();
+        for name in queued {
+            if let Some(n) = view.get(Kind::Node, "", &name).and_then(Object::as_node).cloned() {
+                self.reconcile_taints(now, &n, out);
+            }
+        }
+        self.schedule_token_wake(now, out);
+    }
+
+    fn schedule_token_wake(&mut self, now: SimTime, out: &mut Vec<Effect>) {
         let due = self.zones.values().filter(|z| !z.queue.is_empty() && z.next_token > now).map(|z| z.next_token).min();
         if let Some(d) = due {
             out.push(Effect::WakeAt { at: d, token: 1 });
         }
+    }
+}
+
+fn qps_for(c: &NodeLifecycleConfig, state: ZoneState, zone_size: usize) -> f64 {
+    match state {
+        ZoneState::Normal | ZoneState::FullDisruption => c.eviction_qps,
+        ZoneState::PartialDisruption if zone_size > c.large_cluster_threshold => c.secondary_eviction_qps,
+        ZoneState::PartialDisruption => 0.0,
     }
 }
 
@@ -281,6 +283,7 @@ impl Component for NodeLifecycleController {
     fn restart(&mut self) {
         self.health.clear();
         self.zones.clear();
+        self.inflight.clear();
         self.started = false;
     }
 
@@ -295,16 +298,22 @@ impl Component for NodeLifecycleController {
                 self.monitor(now, view, out);
                 out.push(Effect::WakeAt { at: now + self.config.monitor_period, token: 0 });
             }
-            Input::Timer { .. } => {
-                let nodes: Vec<&Node> = view.list(Kind::Node).filter_map(Object::as_node).collect();
-                let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-                for n in nodes {
-                    let e = counts.entry(zone_of(n)).or_default();
-                    if ready_status(n) == "True" { e.0 += 1 } else { e.1 += 1 }
+            Input::Timer { .. } => self.taint_pass(now, view, out),
+            Input::Watch(ev) => {
+                self.observe(now, view);
+                // A status change (ours or the kubelet's) moves the taints right away.
+                if let Object::Node(n) = &ev.object
+                    && self.started
+                    && ev.type_ != crate::api::WatchEventType::Deleted
+                    && let Some(current) = view.get(Kind::Node, "", &n.metadata.name).and_then(Object::as_node).cloned()
+                {
+                    self.reconcile_taints(now, &current, out);
+                    self.schedule_token_wake(now, out);
                 }
-                self.taint_pass(now, view, &counts, out);
             }
-            Input::Watch(_) => self.observe(now, view),
+            Input::WriteResult { id, .. } => {
+                self.inflight.remove(&id);
+            }
             _ => {}
         }
     }
