@@ -4,6 +4,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::control::Component;
+use crate::control::controllers::garbage_collector::GarbageCollector;
 use crate::control::controllers::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use crate::control::controllers::replicaset::ReplicaSetController;
 use crate::control::controllers::taint_eviction::TaintEvictionController;
@@ -25,6 +26,7 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
         Box::new(ReplicaSetController::new()),
         Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
         Box::new(TaintEvictionController::new()),
+        Box::new(GarbageCollector::new()),
     ];
     let t = &scenario.timing;
     for n in &scenario.nodes {
