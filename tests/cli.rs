@@ -145,3 +145,19 @@ fn every_shipped_scenario_passes_its_own_checks() {
     }
     assert!(ran >= 3, "expected the shipped scenarios, found {ran}");
 }
+
+#[test]
+fn a_violated_invariant_exits_1_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = kubesim(&["run", "tests/data/overcommit.yaml", "--out", out.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAILED: node-capacity at 10"), "{t}");
+    assert!(t.contains("node small-0 has 1200 cpu requested, allocatable 1000"), "{t}");
+    assert!(t.contains("objects: nodes/small-0"), "{t}");
+    assert!(t.contains("replay: kubesim run tests/data/overcommit.yaml --seed 4"), "{t}");
+    let r = kubesim(&["replay", out.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(text(&r).contains("violation: node-capacity at 10"), "{}", text(&r));
+}

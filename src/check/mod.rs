@@ -3,6 +3,7 @@
 //! find it again: virtual time, event index, objects involved.
 
 pub mod count;
+pub mod invariants;
 
 use serde::Serialize;
 

@@ -101,6 +101,7 @@ pub struct World {
     etcd_rng: ChaCha8Rng,
     trace: Trace,
     observer: Observer,
+    invariants: crate::check::invariants::Invariants,
     violations: Vec<Violation>,
     timeline: Vec<TimedAction>,
     checks: Vec<CountCheck>,
@@ -150,6 +151,7 @@ impl World {
             etcd_rng: stream(seed, "etcd"),
             trace: Trace::new(keep_trace),
             observer: Observer::new(),
+            invariants: crate::check::invariants::Invariants::new(),
             violations: Vec::new(),
             timeline: Vec::new(),
             checks: Vec::new(),
@@ -252,6 +254,8 @@ impl World {
             let empty = self.empty.clone();
             self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
             self.observer.observe(self.now, &ev);
+            let index = self.trace.len();
+            self.invariants.observe(self.now, index, &ev, &mut self.violations);
             let kind = ev.object.kind();
             for id in 0..self.slots.len() {
                 if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) {
