@@ -4,6 +4,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use crate::control::Component;
+use crate::control::controllers::deployment::DeploymentController;
 use crate::control::controllers::garbage_collector::GarbageCollector;
 use crate::control::controllers::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
 use crate::control::controllers::replicaset::ReplicaSetController;
@@ -24,6 +25,7 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
     let mut comps: Vec<Box<dyn Component>> = vec![
         Box::new(Scheduler::new(config, stream(seed, "scheduler"))),
         Box::new(ReplicaSetController::new()),
+        Box::new(DeploymentController::new()),
         Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
         Box::new(TaintEvictionController::new()),
         Box::new(GarbageCollector::new()),

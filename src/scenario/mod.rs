@@ -29,6 +29,8 @@ pub enum Action {
     /// A JSON merge patch.
     Patch { target: ObjectRef, merge: serde_json::Value },
     Delete { target: ObjectRef, options: DeleteOptions },
+    /// `kubectl rollout undo --to-revision` (0: the previous revision).
+    Rollback { target: ObjectRef, to_revision: i64 },
     /// Fault: the node's kubelet stops (and its containers with it).
     CrashNode(String),
     /// The node's kubelet starts again and re-syncs.
@@ -46,6 +48,7 @@ impl Action {
             Action::Scale { target, replicas } => format!("scale {target} to {replicas}"),
             Action::Patch { target, .. } => format!("patch {target}"),
             Action::Delete { target, .. } => format!("delete {target}"),
+            Action::Rollback { target, to_revision } => format!("rollback {target} to revision {to_revision}"),
             Action::CrashNode(n) => format!("crash node {n}"),
             Action::RestartNode(n) => format!("restart node {n}"),
         }
@@ -404,12 +407,19 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.crash_node.is_some(), e.restart_node.is_some()]
+    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some()]
         .iter()
         .filter(|b| **b)
         .count();
     if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, crashNode or restartNode) besides `at`; found {given}")));
+        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode or restartNode) besides `at`; found {given}")));
+    }
+    if let Some(r) = &e.rollback {
+        if r.to_revision < 0 {
+            return Err(l.err(&[path, &[key("rollback"), key("toRevision")]].concat(), "toRevision must be 0 (previous) or a revision number"));
+        }
+        let target = ObjectRef::new(Kind::Deployment, r.namespace.as_deref().unwrap_or("default"), &r.name);
+        return Ok(Action::Rollback { target, to_revision: r.to_revision });
     }
     for (field, r, crash) in [("crashNode", &e.crash_node, true), ("restartNode", &e.restart_node, false)] {
         if let Some(r) = r {

@@ -158,12 +158,26 @@ pub struct TimelineEntry {
     pub patch: Option<PatchSpec>,
     #[serde(default)]
     pub delete: Option<DeleteSpec>,
+    /// `kubectl rollout undo`: a Deployment back to an earlier revision's template.
+    #[serde(default)]
+    pub rollback: Option<RollbackSpec>,
     /// Fault: the node's kubelet and containers are gone until `restartNode`.
     #[serde(default)]
     pub crash_node: Option<NodeRef>,
     /// The node (its kubelet) comes back and re-syncs from the API.
     #[serde(default)]
     pub restart_node: Option<NodeRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RollbackSpec {
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// The revision to return to; 0 (the default) means the previous one.
+    #[serde(default)]
+    pub to_revision: i64,
 }
 
 #[derive(Debug, Deserialize)]

@@ -521,6 +521,21 @@ impl World {
             Action::Delete { target, options } => {
                 self.api.delete(&target, &options, now)?;
             }
+            Action::Rollback { target, to_revision } => {
+                let current = self.api.get(&target)?;
+                let Some(d) = current.as_deployment() else { return Err(ApiError::BadRequest(format!("{target} is not a Deployment"))) };
+                let (rs, _) = self.api.list(Kind::ReplicaSet, Some(&target.namespace))?;
+                let mut owned: Vec<&crate::model::ReplicaSet> =
+                    rs.iter().filter_map(Object::as_replicaset).filter(|r| r.metadata.controller_ref().is_some_and(|c| c.uid == d.metadata.uid)).collect();
+                let rev = |r: &crate::model::ReplicaSet| r.metadata.annotations.get(crate::control::controllers::deployment::REVISION_ANNOTATION).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                owned.sort_by_key(|r| rev(r));
+                let chosen = if to_revision == 0 { owned.iter().rev().nth(1) } else { owned.iter().find(|r| rev(r) == to_revision) };
+                let Some(from) = chosen else { return Err(ApiError::BadRequest(format!("{target} has no revision {to_revision}"))) };
+                let mut next = d.clone();
+                next.spec.template = from.spec.template.clone();
+                next.spec.template.metadata.labels.remove(crate::control::controllers::deployment::HASH_LABEL);
+                self.api.update(next.into(), now)?;
+            }
             Action::CrashNode(node) => {
                 let id = self.kubelet_of(&node)?;
                 self.crash_component(id);

@@ -1,0 +1,369 @@
+//! The Deployment controller (pkg/controller/deployment), apps/v1 semantics.
+//!
+//! Each Deployment owns ReplicaSets: the *new* one carries the current
+//! template (plus a `pod-template-hash` label and selector term); the others
+//! are *old*. RollingUpdate scales the new one up while old ones go down,
+//! keeping total replicas ≤ desired + maxSurge and available ≥ desired −
+//! maxUnavailable (`ResolveFenceposts`: surge rounds up, unavailable down,
+//! both 0 → unavailable 1). Recreate scales old ones to 0, waits for their
+//! pods to be gone, then scales the new one up. A paused Deployment only
+//! scales. Revisions are the `deployment.kubernetes.io/revision` annotation;
+//! old ReplicaSets beyond `revisionHistoryLimit` (with no replicas) are
+//! deleted. Status: replicas, updated, ready, available, unavailable,
+//! observedGeneration, and the Available / Progressing conditions
+//! (ProgressDeadlineExceeded after `progressDeadlineSeconds` without progress).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::api::DeleteOptions;
+use crate::control::workqueue::WorkQueue;
+use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::model::deployment::IntOrString;
+use crate::model::meta::{Condition, OwnerReference, Timestamp};
+use crate::model::replicaset::{ReplicaSetSpec, ReplicaSetStatus};
+use crate::model::{Deployment, Kind, Object, ObjectMeta, ObjectRef, ReplicaSet};
+use crate::time::SimTime;
+
+pub const NAME: &str = "deployment-controller";
+pub const REVISION_ANNOTATION: &str = "deployment.kubernetes.io/revision";
+pub const HASH_LABEL: &str = "pod-template-hash";
+
+type Key = (String, String);
+
+/// `ResolveFenceposts`: (maxSurge, maxUnavailable) as pod counts.
+pub fn resolve_fenceposts(surge: Option<&IntOrString>, unavailable: Option<&IntOrString>, desired: i32) -> (i32, i32) {
+    let s = surge.map_or(Ok(0), |v| v.scaled_value(desired, true)).unwrap_or(0);
+    let u = unavailable.map_or(Ok(0), |v| v.scaled_value(desired, false)).unwrap_or(0);
+    if s == 0 && u == 0 { (0, 1) } else { (s, u) }
+}
+
+/// A stable hash of the pod template (FNV-1a over its JSON), as a short label value.
+pub fn template_hash(d: &Deployment) -> String {
+    let json = serde_json::to_string(&d.spec.template).unwrap_or_default();
+    let h = crate::sim::rng::stable_hash(&json);
+    // upstream renders with SafeEncodeString; a base-36-ish short form is enough here.
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut v = h;
+    (0..10).map(|_| { let c = ALPHABET[(v % ALPHABET.len() as u64) as usize] as char; v /= ALPHABET.len() as u64; c }).collect()
+}
+
+fn revision(rs: &ReplicaSet) -> i64 {
+    rs.metadata.annotations.get(REVISION_ANNOTATION).and_then(|v| v.parse().ok()).unwrap_or(0)
+}
+
+/// The template without the hash label, to compare with the Deployment's.
+fn same_template(rs: &ReplicaSet, d: &Deployment) -> bool {
+    let mut t = rs.spec.template.clone();
+    t.metadata.labels.remove(HASH_LABEL);
+    t == d.spec.template
+}
+
+#[derive(Default)]
+pub struct DeploymentController {
+    queue: WorkQueue<Key>,
+    next_id: RequestId,
+    /// Per Deployment: when it last made progress (for progressDeadlineSeconds).
+    progress: BTreeMap<Key, SimTime>,
+    last_available: BTreeMap<Key, i32>,
+    wake: Option<SimTime>,
+}
+
+impl DeploymentController {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn write(&mut self, op: WriteOp, out: &mut Vec<Effect>) {
+        self.next_id += 1;
+        out.push(Effect::Write { id: self.next_id, op });
+    }
+
+    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Vec<Effect>) {
+        if rs.spec.replicas == Some(replicas) {
+            return;
+        }
+        let mut next = rs.clone();
+        next.spec.replicas = Some(replicas);
+        self.write(WriteOp::Update(next.into()), out);
+    }
+
+    fn new_replicaset(&self, d: &Deployment, hash: &str, rev: i64, replicas: i32) -> ReplicaSet {
+        let mut template = d.spec.template.clone();
+        template.metadata.labels.insert(HASH_LABEL.into(), hash.into());
+        let mut selector = d.spec.selector.clone();
+        selector.match_labels.insert(HASH_LABEL.into(), hash.into());
+        let mut labels = d.spec.template.metadata.labels.clone();
+        labels.insert(HASH_LABEL.into(), hash.into());
+        ReplicaSet {
+            metadata: ObjectMeta {
+                name: format!("{}-{hash}", d.metadata.name),
+                namespace: d.metadata.namespace.clone(),
+                labels,
+                annotations: [(REVISION_ANNOTATION.to_string(), rev.to_string())].into(),
+                owner_references: vec![OwnerReference {
+                    api_version: "apps/v1".into(),
+                    kind: "Deployment".into(),
+                    name: d.metadata.name.clone(),
+                    uid: d.metadata.uid.clone(),
+                    controller: Some(true),
+                    block_owner_deletion: Some(true),
+                }],
+                ..Default::default()
+            },
+            spec: ReplicaSetSpec { replicas: Some(replicas), min_ready_seconds: d.spec.min_ready_seconds, selector, template },
+            status: ReplicaSetStatus::default(),
+        }
+    }
+
+    fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<Effect>) {
+        let Some(d) = view.get(Kind::Deployment, &key.0, &key.1).and_then(Object::as_deployment) else {
+            self.progress.remove(key);
+            return;
+        };
+        if d.metadata.is_deleting() {
+            return;
+        }
+        let owned: Vec<&ReplicaSet> = view
+            .store(Kind::ReplicaSet)
+            .into_iter()
+            .flat_map(|s| s.in_namespace(&key.0))
+            .filter_map(Object::as_replicaset)
+            .filter(|rs| rs.metadata.controller_ref().is_some_and(|r| r.uid == d.metadata.uid))
+            .collect();
+        let desired = d.spec.replicas.unwrap_or(1);
+        let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));
+        let mut old: Vec<&ReplicaSet> = owned.iter().copied().filter(|rs| !same_template(rs, d)).collect();
+        old.sort_by_key(|rs| (rs.metadata.creation_timestamp, rs.metadata.name.clone()));
+        let max_rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0);
+        if d.spec.paused {
+            // Paused: scale only (the new ReplicaSet, or else the newest), no rollout.
+            if let Some(rs) = new_rs.or_else(|| owned.iter().copied().max_by_key(|rs| revision(rs))) {
+                self.scale(rs, desired, out);
+            }
+            self.update_status(now, d, new_rs, &owned, out);
+            return;
+        }
+        let Some(new_rs) = new_rs else {
+            // Create the new ReplicaSet: at 0 under Recreate while old pods run, else up to the surge.
+            let hash = template_hash(d);
+            let old_total: i32 = old.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+            let replicas = if d.spec.strategy.type_ == "Recreate" {
+                0
+            } else {
+                let ru = d.spec.strategy.rolling_update.as_ref();
+                let (surge, _) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+                (desired + surge - old_total).clamp(0, desired)
+            };
+            let rs = self.new_replicaset(d, &hash, max_rev + 1, replicas);
+            self.write(WriteOp::Create(rs.into()), out);
+            self.progress.insert(key.clone(), now);
+            return;
+        };
+        // Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one).
+        if revision(new_rs) < max_rev {
+            let mut next = new_rs.clone();
+            next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (max_rev + 1).to_string());
+            self.write(WriteOp::Update(next.into()), out);
+            return;
+        }
+        let writes_before = out.len();
+        if d.spec.strategy.type_ == "Recreate" {
+            for rs in &old {
+                self.scale(rs, 0, out);
+            }
+            // `oldPodsRunning`: terminating pods still count until they are gone.
+            let old_uids: Vec<&str> = old.iter().map(|rs| rs.metadata.uid.as_str()).collect();
+            let old_pods = view
+                .store(Kind::Pod)
+                .into_iter()
+                .flat_map(|s| s.in_namespace(&key.0))
+                .filter_map(Object::as_pod)
+                .filter(|p| !p.is_terminal() && p.metadata.controller_ref().is_some_and(|r| old_uids.contains(&r.uid.as_str())))
+                .count();
+            if old_pods == 0 && old.iter().all(|rs| rs.spec.replicas == Some(0)) {
+                self.scale(new_rs, desired, out);
+            }
+        } else {
+            self.rolling(d, new_rs, &old, desired, out);
+        }
+        // Progress: we scaled something, or more of the new pods became available.
+        let available = new_rs.status.available_replicas;
+        if out.len() > writes_before || self.last_available.get(key) != Some(&available) {
+            self.progress.insert(key.clone(), now);
+            self.last_available.insert(key.clone(), available);
+        }
+        self.cleanup(d, &old, out);
+        self.update_status(now, d, Some(new_rs), &owned, out);
+    }
+
+    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Vec<Effect>) {
+        let ru = d.spec.strategy.rolling_update.as_ref();
+        let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+        let new_replicas = new_rs.spec.replicas.unwrap_or(0);
+        let old_replicas: i32 = old.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+        let all = new_replicas + old_replicas;
+        // reconcileNewReplicaSet; after scaling up, old ones wait for the next sync (as upstream).
+        if new_replicas > desired {
+            self.scale(new_rs, desired, out);
+        } else if new_replicas < desired {
+            let max_total = desired + surge;
+            if all < max_total {
+                let up = (max_total - all).min(desired - new_replicas);
+                self.scale(new_rs, new_replicas + up, out);
+                return;
+            }
+        }
+        // reconcileOldReplicaSets
+        if old_replicas == 0 {
+            return;
+        }
+        let min_available = desired - unavailable;
+        let new_unavailable = new_replicas - new_rs.status.available_replicas;
+        let max_scaled_down = all - min_available - new_unavailable;
+        if max_scaled_down <= 0 {
+            return;
+        }
+        // Unhealthy old replicas first, then available ones, oldest first.
+        let mut budget = max_scaled_down;
+        let mut remaining: BTreeMap<String, i32> = old.iter().map(|rs| (rs.metadata.name.clone(), rs.spec.replicas.unwrap_or(0))).collect();
+        for rs in old {
+            let r = remaining[&rs.metadata.name];
+            let unhealthy = (r - rs.status.available_replicas).max(0).min(budget);
+            if unhealthy > 0 {
+                remaining.insert(rs.metadata.name.clone(), r - unhealthy);
+                budget -= unhealthy;
+            }
+        }
+        let available: i32 = old.iter().map(|rs| rs.status.available_replicas).sum::<i32>() + new_rs.status.available_replicas;
+        let mut can_remove = (available - min_available).max(0).min(budget);
+        for rs in old {
+            if can_remove == 0 {
+                break;
+            }
+            let r = remaining[&rs.metadata.name];
+            let down = r.min(can_remove);
+            remaining.insert(rs.metadata.name.clone(), r - down);
+            can_remove -= down;
+        }
+        for rs in old {
+            self.scale(rs, remaining[&rs.metadata.name], out);
+        }
+    }
+
+    /// Deletes old, empty ReplicaSets beyond revisionHistoryLimit, oldest first.
+    fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Vec<Effect>) {
+        let limit = d.spec.revision_history_limit.unwrap_or(10).max(0) as usize;
+        let mut empty: Vec<&&ReplicaSet> = old.iter().filter(|rs| rs.spec.replicas == Some(0) && rs.status.replicas == 0 && !rs.metadata.is_deleting()).collect();
+        empty.sort_by_key(|rs| revision(rs));
+        if empty.len() > limit {
+            for rs in &empty[..empty.len() - limit] {
+                let target = ObjectRef::new(Kind::ReplicaSet, &rs.metadata.namespace, &rs.metadata.name);
+                self.write(WriteOp::Delete { target, options: DeleteOptions::default() }, out);
+            }
+        }
+    }
+
+    fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Vec<Effect>) {
+        let desired = d.spec.replicas.unwrap_or(1);
+        let ru = d.spec.strategy.rolling_update.as_ref();
+        let (_, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+        let mut s = d.status.clone();
+        s.observed_generation = d.metadata.generation;
+        s.replicas = owned.iter().map(|rs| rs.status.replicas).sum();
+        s.updated_replicas = new_rs.map_or(0, |rs| rs.status.replicas);
+        s.ready_replicas = owned.iter().map(|rs| rs.status.ready_replicas).sum();
+        s.available_replicas = owned.iter().map(|rs| rs.status.available_replicas).sum();
+        s.unavailable_replicas = (s.replicas.max(desired) - s.available_replicas).max(0);
+        let ts = Some(Timestamp::from_sim(now));
+        let set = |conds: &mut Vec<Condition>, type_: &str, status: &str, reason: &str, message: String| {
+            match conds.iter_mut().find(|c| c.type_ == type_) {
+                Some(c) if c.status == status && c.reason == reason => {}
+                Some(c) => {
+                    let transition = if c.status != status { ts } else { c.last_transition_time };
+                    *c = Condition { type_: type_.into(), status: status.into(), reason: reason.into(), message, last_update_time: ts, last_transition_time: transition, ..Default::default() };
+                }
+                None => conds.push(Condition { type_: type_.into(), status: status.into(), reason: reason.into(), message, last_update_time: ts, last_transition_time: ts, ..Default::default() }),
+            }
+        };
+        if s.available_replicas >= desired - unavailable {
+            set(&mut s.conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into());
+        } else {
+            set(&mut s.conditions, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into());
+        }
+        let complete = new_rs.is_some_and(|rs| rs.status.available_replicas >= desired && rs.spec.replicas == Some(desired)) && s.replicas == desired;
+        let key = (d.metadata.namespace.clone(), d.metadata.name.clone());
+        let deadline = Duration::from_secs(d.spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64);
+        let last = self.progress.get(&key).copied().unwrap_or(now);
+        if complete {
+            let name = new_rs.map_or(String::new(), |r| r.metadata.name.clone());
+            set(&mut s.conditions, "Progressing", "True", "NewReplicaSetAvailable", format!("ReplicaSet {name:?} has successfully progressed."));
+        } else if d.spec.paused {
+            set(&mut s.conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into());
+        } else if now.since(last) > deadline {
+            set(&mut s.conditions, "Progressing", "False", "ProgressDeadlineExceeded", format!("Deployment {:?} has timed out progressing.", d.metadata.name));
+        } else {
+            let name = new_rs.map_or(String::new(), |r| r.metadata.name.clone());
+            set(&mut s.conditions, "Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet {name:?} is progressing."));
+            // Look again when the deadline would pass.
+            let at = last + deadline + Duration::from_secs(1);
+            if self.wake.is_none_or(|w| w <= now || at < w) {
+                self.wake = Some(at);
+                out.push(Effect::WakeAt { at, token: 0 });
+            }
+        }
+        if s != d.status {
+            let mut next = d.clone();
+            next.status = s;
+            self.write(WriteOp::UpdateStatus(next.into()), out);
+        }
+    }
+}
+
+impl Component for DeploymentController {
+    fn name(&self) -> &str {
+        NAME
+    }
+
+    fn watched_kinds(&self) -> Vec<Kind> {
+        vec![Kind::Deployment, Kind::ReplicaSet, Kind::Pod]
+    }
+
+    fn restart(&mut self) {
+        *self = DeploymentController::new();
+    }
+
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+        match input {
+            Input::Synced | Input::Timer { .. } => {
+                for d in view.list(Kind::Deployment) {
+                    self.queue.add((d.meta().namespace.clone(), d.meta().name.clone()));
+                }
+            }
+            Input::Watch(ev) => match &ev.object {
+                Object::Deployment(d) => self.queue.add((d.metadata.namespace.clone(), d.metadata.name.clone())),
+                Object::ReplicaSet(rs) => {
+                    if let Some(r) = rs.metadata.controller_ref().filter(|r| r.kind == "Deployment") {
+                        self.queue.add((rs.metadata.namespace.clone(), r.name.clone()));
+                    }
+                }
+                // A pod going away can unblock a Recreate rollout.
+                Object::Pod(p) if ev.type_ == crate::api::WatchEventType::Deleted => {
+                    if let Some(rs) = p.metadata.controller_ref().and_then(|r| view.get(Kind::ReplicaSet, &p.metadata.namespace, &r.name))
+                        && let Some(d) = rs.meta().controller_ref().filter(|r| r.kind == "Deployment")
+                    {
+                        self.queue.add((p.metadata.namespace.clone(), d.name.clone()));
+                    }
+                }
+                _ => {}
+            },
+            Input::WriteResult { .. } => {}
+        }
+        while let Some(key) = self.queue.pop(now) {
+            self.sync(now, &key, view, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
