@@ -44,6 +44,8 @@ fn not_ready_at_grace_period_and_eviction_at_taint_plus_300s() {
             .map(|p| secs(p.metadata.deletion_timestamp.unwrap()) - p.metadata.deletion_grace_period_seconds.unwrap() as f64)
             .collect();
         assert!(!evicted.is_empty(), "seed {seed}: pods ran on worker-1");
+        let still_ready = o.final_pods.iter().filter_map(Object::as_pod).filter(|p| p.spec.node_name == "worker-1" && p.is_ready()).count();
+        assert_eq!(still_ready, 0, "seed {seed}: MarkPodsNotReady: the unreachable node's pods are not Ready");
         for e in evicted {
             let after = e - tainted_at;
             assert!((300.0..301.0).contains(&after), "seed {seed}: evicted {after:.3}s after the taint");

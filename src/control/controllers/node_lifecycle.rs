@@ -6,6 +6,9 @@
 //! After `nodeMonitorGracePeriod` (50 s) without one, Ready (and every other
 //! condition) becomes Unknown: "Kubelet stopped posting node status."
 //!
+//! When a node becomes Unknown, its pods are marked Ready=False
+//! (`MarkPodsNotReady`): its kubelet can no longer vouch for them.
+//!
 //! Taints follow the Ready condition: False → `node.kubernetes.io/not-ready`,
 //! Unknown → `node.kubernetes.io/unreachable`. NoSchedule taints are set at
 //! once; NoExecute taints go through a per-zone token bucket (burst 1):
@@ -198,6 +201,23 @@ impl NodeLifecycleController {
         self.schedule_token_wake(now, out);
     }
 
+    /// `MarkPodsNotReady`: the pods of a node that went Unknown lose Ready.
+    fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Vec<Effect>) {
+        let pods: Vec<crate::model::pod::Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.spec.node_name == node && p.is_ready()).cloned().collect();
+        for mut p in pods {
+            let ts = Some(Timestamp::from_sim(now));
+            for c in p.status.conditions.iter_mut().filter(|c| c.type_ == "Ready" || c.type_ == "ContainersReady") {
+                c.status = "False".into();
+                c.last_transition_time = ts;
+            }
+            for cs in &mut p.status.container_statuses {
+                cs.ready = false;
+            }
+            self.next_id += 1;
+            out.push(Effect::Write { id: self.next_id, op: WriteOp::UpdateStatus(p.into()) });
+        }
+    }
+
     /// Brings one node's not-ready / unreachable taints in line with its Ready
     /// condition, in a single update: NoSchedule at once, NoExecute when the
     /// zone's token bucket allows (else the node waits in the zone's queue).
@@ -277,7 +297,7 @@ impl Component for NodeLifecycleController {
     }
 
     fn watched_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Node, Kind::Lease]
+        vec![Kind::Node, Kind::Lease, Kind::Pod]
     }
 
     fn restart(&mut self) {
@@ -307,6 +327,9 @@ impl Component for NodeLifecycleController {
                     && ev.type_ != crate::api::WatchEventType::Deleted
                     && let Some(current) = view.get(Kind::Node, "", &n.metadata.name).and_then(Object::as_node).cloned()
                 {
+                    if ready_status(&current) == "Unknown" {
+                        self.mark_pods_not_ready(now, &current.metadata.name, view, out);
+                    }
                     self.reconcile_taints(now, &current, out);
                     self.schedule_token_wake(now, out);
                 }
