@@ -65,7 +65,7 @@ fn run_twice_same_seed_identical_other_seed_different() {
     assert_eq!(a_hash, b_hash);
     assert!(a_events == b_events, "events.jsonl must be byte-identical");
     assert_ne!(a_hash, c_hash);
-    for f in ["metrics.csv", "pods.csv"] {
+    for f in ["metrics.csv", "pods.csv", "report.svg"] {
         assert!(dir.path().join("a").join(f).exists(), "{f}");
     }
 }

@@ -4,3 +4,4 @@
 pub mod compare;
 pub mod observer;
 pub mod output;
+pub mod timeline;

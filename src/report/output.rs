@@ -128,6 +128,35 @@ pub fn write_run(dir: &Path, summary: &Summary, outcome: &RunOutcome) -> Result<
     Ok(())
 }
 
+/// Writes `report.svg`: the run's timeline with faults and checks marked.
+pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &Summary, outcome: &RunOutcome) -> Result<(), String> {
+    use super::timeline::{Mark, Window, svg};
+    use crate::scenario::Action;
+    let end = outcome.end.as_secs_f64();
+    let mut windows: Vec<Window> = Vec::new();
+    for a in &scenario.timeline {
+        if let Action::CrashNode(n) = &a.action {
+            let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartNode(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
+            windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
+        }
+    }
+    let mut marks: Vec<Mark> = summary.checks.iter().map(|c| Mark { t_s: crate::time::parse_duration(&c.at).map_or(0.0, |d| d.as_secs_f64()), label: c.name.clone(), ok: c.ok }).collect();
+    for v in &summary.violations {
+        let t = v.t.trim_end_matches('s').parse::<f64>().unwrap_or(0.0);
+        marks.push(Mark { t_s: t, label: format!("{}: {}", v.check, v.message), ok: false });
+    }
+    let evictions: Vec<f64> = outcome
+        .trace
+        .records()
+        .iter()
+        .filter(|r| r.kind == crate::sim::trace::TraceKind::Request && &*r.component == crate::control::controllers::taint_eviction::NAME && &*r.detail == "delete")
+        .map(|r| r.t.as_secs_f64())
+        .collect();
+    let title = format!("{} — seed {} — {}", summary.scenario, summary.seed, if summary.ok { "ok" } else { "FAILED" });
+    let p = dir.join("report.svg");
+    std::fs::write(&p, svg(&title, end, &outcome.observer.rows, &windows, &marks, &evictions)).map_err(|e| io_err(&p, e))
+}
+
 pub fn read_summary(dir: &Path) -> Result<Summary, String> {
     let p = dir.join("summary.json");
     let text = std::fs::read_to_string(&p).map_err(|e| io_err(&p, e))?;
