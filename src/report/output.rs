@@ -139,6 +139,10 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
             let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartNode(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
             windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
         }
+        if let Action::CrashComponent(n) = &a.action {
+            let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartComponent(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
+            windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
+        }
     }
     let mut marks: Vec<Mark> = summary.checks.iter().map(|c| Mark { t_s: crate::time::parse_duration(&c.at).map_or(0.0, |d| d.as_secs_f64()), label: c.name.clone(), ok: c.ok }).collect();
     for v in &summary.violations {

@@ -35,7 +35,14 @@ pub enum Action {
     CrashNode(String),
     /// The node's kubelet starts again and re-syncs.
     RestartNode(String),
+    /// Fault: a control-plane component crashes.
+    CrashComponent(String),
+    /// The component restarts with fresh state and relists.
+    RestartComponent(String),
 }
+
+/// Control-plane components a scenario may crash and restart.
+pub const COMPONENTS: &[&str] = &["scheduler", "replicaset-controller", "deployment-controller", "node-lifecycle-controller", "taint-eviction-controller", "garbage-collector"];
 
 impl Action {
     /// A short label for the trace: `scale replicasets/default/web to 5`.
@@ -51,6 +58,8 @@ impl Action {
             Action::Rollback { target, to_revision } => format!("rollback {target} to revision {to_revision}"),
             Action::CrashNode(n) => format!("crash node {n}"),
             Action::RestartNode(n) => format!("restart node {n}"),
+            Action::CrashComponent(c) => format!("crash component {c}"),
+            Action::RestartComponent(c) => format!("restart component {c}"),
         }
     }
 }
@@ -407,12 +416,12 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some()]
+    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some(), e.crash_component.is_some(), e.restart_component.is_some()]
         .iter()
         .filter(|b| **b)
         .count();
     if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode or restartNode) besides `at`; found {given}")));
+        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode, restartNode, crashComponent or restartComponent) besides `at`; found {given}")));
     }
     if let Some(r) = &e.rollback {
         if r.to_revision < 0 {
@@ -420,6 +429,14 @@ fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Resul
         }
         let target = ObjectRef::new(Kind::Deployment, r.namespace.as_deref().unwrap_or("default"), &r.name);
         return Ok(Action::Rollback { target, to_revision: r.to_revision });
+    }
+    for (field, r, crash) in [("crashComponent", &e.crash_component, true), ("restartComponent", &e.restart_component, false)] {
+        if let Some(r) = r {
+            if !COMPONENTS.contains(&r.name.as_str()) {
+                return Err(l.err(&[path, &[key(field), key("name")]].concat(), format!("unknown component {:?}; expected one of {}", r.name, COMPONENTS.join(", "))));
+            }
+            return Ok(if crash { Action::CrashComponent(r.name.clone()) } else { Action::RestartComponent(r.name.clone()) });
+        }
     }
     for (field, r, crash) in [("crashNode", &e.crash_node, true), ("restartNode", &e.restart_node, false)] {
         if let Some(r) = r {

@@ -167,6 +167,20 @@ pub struct TimelineEntry {
     /// The node (its kubelet) comes back and re-syncs from the API.
     #[serde(default)]
     pub restart_node: Option<NodeRef>,
+    /// Fault: a control-plane component (scheduler, a controller) crashes.
+    #[serde(default)]
+    pub crash_component: Option<ComponentRef>,
+    /// The component restarts: fresh state, full relist.
+    #[serde(default)]
+    pub restart_component: Option<ComponentRef>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComponentRef {
+    /// scheduler, replicaset-controller, deployment-controller,
+    /// node-lifecycle-controller, taint-eviction-controller, garbage-collector.
+    pub name: String,
 }
 
 #[derive(Debug, Deserialize)]

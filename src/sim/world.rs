@@ -536,6 +536,14 @@ impl World {
                 next.spec.template.metadata.labels.remove(crate::control::controllers::deployment::HASH_LABEL);
                 self.api.update(next.into(), now)?;
             }
+            Action::CrashComponent(name) => {
+                let id = self.component_id(&name).ok_or_else(|| ApiError::BadRequest(format!("no component {name:?}")))?;
+                self.crash_component(id);
+            }
+            Action::RestartComponent(name) => {
+                let id = self.component_id(&name).ok_or_else(|| ApiError::BadRequest(format!("no component {name:?}")))?;
+                self.restart_component(id);
+            }
             Action::CrashNode(node) => {
                 let id = self.kubelet_of(&node)?;
                 self.crash_component(id);
