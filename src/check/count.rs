@@ -39,7 +39,7 @@ mod tests {
             ready: None,
             deleting: None,
         };
-        let check = CountCheck { name: "c".into(), at: SimTime::ZERO, filter, expect: Comparison::Equals(1) };
+        let check = CountCheck { name: "c".into(), at: SimTime::ZERO, until: None, filter, expect: Comparison::Equals(1) };
         let out = evaluate(&check, objs.iter());
         assert!(out.ok);
         assert_eq!(out.observed, 1);

@@ -139,6 +139,11 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
             let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartNode(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
             windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
         }
+        match &a.action {
+            Action::EtcdSlow { duration, .. } => windows.push(Window { from_s: a.at.as_secs_f64(), to_s: (a.at + *duration).as_secs_f64(), label: "etcd slow".into() }),
+            Action::EtcdUnavailable { duration } => windows.push(Window { from_s: a.at.as_secs_f64(), to_s: (a.at + *duration).as_secs_f64(), label: "etcd unavailable".into() }),
+            _ => {}
+        }
         if let Action::CrashComponent(n) = &a.action {
             let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartComponent(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
             windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });

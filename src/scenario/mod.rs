@@ -35,6 +35,12 @@ pub enum Action {
     CrashNode(String),
     /// The node's kubelet starts again and re-syncs.
     RestartNode(String),
+    /// Fault: etcd commits with `latency` until `at + duration`.
+    EtcdSlow { latency: crate::sim::latency::Latency, duration: Duration },
+    /// Fault: writes fail with 503 until `at + duration`.
+    EtcdUnavailable { duration: Duration },
+    /// Compact etcd history to the current revision.
+    EtcdCompact,
     /// Fault: a control-plane component crashes.
     CrashComponent(String),
     /// The component restarts with fresh state and relists.
@@ -58,6 +64,9 @@ impl Action {
             Action::Rollback { target, to_revision } => format!("rollback {target} to revision {to_revision}"),
             Action::CrashNode(n) => format!("crash node {n}"),
             Action::RestartNode(n) => format!("restart node {n}"),
+            Action::EtcdSlow { duration, .. } => format!("etcd slow for {}", format_duration(*duration)),
+            Action::EtcdUnavailable { duration } => format!("etcd unavailable for {}", format_duration(*duration)),
+            Action::EtcdCompact => "etcd compact".into(),
             Action::CrashComponent(c) => format!("crash component {c}"),
             Action::RestartComponent(c) => format!("restart component {c}"),
         }
@@ -142,6 +151,8 @@ impl ObjectFilter {
 pub struct CountCheck {
     pub name: String,
     pub at: SimTime,
+    /// "Eventually": the condition must hold at some moment in [at, until].
+    pub until: Option<SimTime>,
     pub filter: ObjectFilter,
     pub expect: Comparison,
 }
@@ -365,7 +376,12 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             ready: c.count.ready,
             deleting: c.count.deleting,
         };
-        checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, filter, expect });
+        if let Some(u) = c.until
+            && (u < c.at || u.0 > duration)
+        {
+            return Err(l.err(&[&path[..], &[key("until")]].concat(), "until must be between `at` and the scenario's duration"));
+        }
+        checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, until: c.until.map(|u| SimTime::ZERO + u.0), filter, expect });
     }
     let scheduler = match &raw.scheduler {
         None => crate::control::scheduler::profile::SchedulerConfig::default_config(),
@@ -416,12 +432,12 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some(), e.crash_component.is_some(), e.restart_component.is_some()]
+    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some(), e.crash_component.is_some(), e.restart_component.is_some(), e.etcd_slow.is_some(), e.etcd_unavailable.is_some(), e.etcd_compact.is_some()]
         .iter()
         .filter(|b| **b)
         .count();
     if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode, restartNode, crashComponent or restartComponent) besides `at`; found {given}")));
+        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode, restartNode, crashComponent, restartComponent, etcdSlow, etcdUnavailable or etcdCompact) besides `at`; found {given}")));
     }
     if let Some(r) = &e.rollback {
         if r.to_revision < 0 {
@@ -429,6 +445,16 @@ fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Resul
         }
         let target = ObjectRef::new(Kind::Deployment, r.namespace.as_deref().unwrap_or("default"), &r.name);
         return Ok(Action::Rollback { target, to_revision: r.to_revision });
+    }
+    if let Some(slow) = &e.etcd_slow {
+        slow.latency.validate().map_err(|m| l.err(&[path, &[key("etcdSlow"), key("latency")]].concat(), m))?;
+        return Ok(Action::EtcdSlow { latency: slow.latency.clone(), duration: slow.duration.0 });
+    }
+    if let Some(u) = &e.etcd_unavailable {
+        return Ok(Action::EtcdUnavailable { duration: u.duration.0 });
+    }
+    if e.etcd_compact.is_some() {
+        return Ok(Action::EtcdCompact);
     }
     for (field, r, crash) in [("crashComponent", &e.crash_component, true), ("restartComponent", &e.restart_component, false)] {
         if let Some(r) = r {

@@ -167,6 +167,15 @@ pub struct TimelineEntry {
     /// The node (its kubelet) comes back and re-syncs from the API.
     #[serde(default)]
     pub restart_node: Option<NodeRef>,
+    /// Fault: etcd commits slowly (a latency distribution) for a while.
+    #[serde(default)]
+    pub etcd_slow: Option<EtcdSlowSpec>,
+    /// Fault: etcd answers nothing (writes fail with 503) for a while.
+    #[serde(default)]
+    pub etcd_unavailable: Option<ForSpec>,
+    /// kube-apiserver's compaction, now, to the current revision.
+    #[serde(default)]
+    pub etcd_compact: Option<EmptySpec>,
     /// Fault: a control-plane component (scheduler, a controller) crashes.
     #[serde(default)]
     pub crash_component: Option<ComponentRef>,
@@ -174,6 +183,26 @@ pub struct TimelineEntry {
     #[serde(default)]
     pub restart_component: Option<ComponentRef>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EtcdSlowSpec {
+    pub latency: Latency,
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ForSpec {
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+/// An action without parameters: `etcdCompact: {}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptySpec {}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -271,6 +300,10 @@ impl Default for TimingSpec {
 pub struct CheckSpec {
     pub name: String,
     pub at: Dur,
+    /// If set, the check passes if the condition holds at any moment from `at`
+    /// to `until` (checked every second), and fails only if it never does.
+    #[serde(default)]
+    pub until: Option<Dur>,
     pub count: CountSpec,
     #[serde(default)]
     pub equals: Option<i64>,

@@ -107,6 +107,9 @@ pub struct World {
     checks: Vec<CountCheck>,
     check_outcomes: Vec<CheckOutcome>,
     compact_target: Revision,
+    /// etcd fault windows: a slower latency until a time; unavailable until a time.
+    etcd_slow: Option<(crate::sim::latency::Latency, SimTime)>,
+    etcd_down_until: Option<SimTime>,
     scenario_actor: Arc<str>,
     empty: Arc<str>,
 }
@@ -157,6 +160,8 @@ impl World {
             checks: Vec::new(),
             check_outcomes: Vec::new(),
             compact_target: 0,
+            etcd_slow: None,
+            etcd_down_until: None,
             scenario_actor: Arc::from("scenario"),
             empty: Arc::from(""),
         }
@@ -286,7 +291,11 @@ impl World {
             Effect::Write { id: req, op } => {
                 let slot = &mut self.slots[id as usize];
                 slot.inflight.insert(req);
-                let delay = self.timing.api_latency.sample(&mut slot.api_rng) + self.timing.etcd_latency.sample(&mut self.etcd_rng);
+                let etcd = match &self.etcd_slow {
+                    Some((lat, until)) if self.now < *until => lat,
+                    _ => &self.timing.etcd_latency,
+                };
+                let delay = self.timing.api_latency.sample(&mut slot.api_rng) + etcd.sample(&mut self.etcd_rng);
                 let (name, obj) = (slot.name.clone(), Arc::from(op.target().to_string()));
                 self.rec(TraceKind::Request, name, obj, 0, Arc::from(op.verb()));
                 self.push(self.now + delay, Ev::Request { comp: id, id: req, op });
@@ -536,6 +545,14 @@ impl World {
                 next.spec.template.metadata.labels.remove(crate::control::controllers::deployment::HASH_LABEL);
                 self.api.update(next.into(), now)?;
             }
+            Action::EtcdSlow { latency, duration } => self.etcd_slow = Some((latency, now + duration)),
+            Action::EtcdUnavailable { duration } => self.etcd_down_until = Some(now + duration),
+            Action::EtcdCompact => {
+                let rev = self.api.storage.etcd.revision();
+                if rev > self.api.storage.etcd.compacted_revision() {
+                    let _ = self.api.storage.etcd.compact(rev);
+                }
+            }
             Action::CrashComponent(name) => {
                 let id = self.component_id(&name).ok_or_else(|| ApiError::BadRequest(format!("no component {name:?}")))?;
                 self.crash_component(id);
@@ -562,7 +579,15 @@ impl World {
             Ok((objs, _)) => objs,
             Err(_) => Vec::new(),
         };
-        let outcome = crate::check::count::evaluate(&check, objects.iter());
+        let mut outcome = crate::check::count::evaluate(&check, objects.iter());
+        if let Some(until) = check.until {
+            // "Eventually": keep looking every second until it holds or time is up.
+            if !outcome.ok && self.now + std::time::Duration::from_secs(1) <= until {
+                self.push(self.now + std::time::Duration::from_secs(1), Ev::Check(index));
+                return;
+            }
+            outcome.at = self.now;
+        }
         let actor = self.scenario_actor.clone();
         let detail = format!("{} {} (observed {}, expected {})", check.name, if outcome.ok { "ok" } else { "FAILED" }, outcome.observed, outcome.expected);
         let empty = self.empty.clone();
@@ -672,7 +697,8 @@ impl World {
             Ev::Deliver { comp, event } => self.deliver(comp, event),
             Ev::Request { comp, id, op } => {
                 let target: Arc<str> = Arc::from(op.target().to_string());
-                let result = self.execute(op);
+                let down = self.etcd_down_until.is_some_and(|u| self.now < u);
+                let result = if down { Err(ApiError::Storage("etcdserver: request timed out".into())) } else { self.execute(op) };
                 self.fan_out();
                 let slot = &mut self.slots[comp as usize];
                 let back = self.timing.api_latency.sample(&mut slot.api_rng);

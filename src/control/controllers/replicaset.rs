@@ -195,6 +195,12 @@ impl Component for ReplicaSetController {
                 _ => {}
             },
             Input::WriteResult { id, result } => {
+                if let Some((key, _)) = self.inflight.get(&id)
+                    && result.is_ok()
+                {
+                    // Only a success resets the key's backoff (client-go's Forget).
+                    self.queue.forget(&key.clone());
+                }
                 if let Some((key, what)) = self.inflight.remove(&id)
                     && let Err(e) = result
                 {
@@ -214,8 +220,7 @@ impl Component for ReplicaSetController {
             Input::Timer { .. } => {}
         }
         while let Some(key) = self.queue.pop(now) {
-            self.sync(now, key.clone(), view, out);
-            self.queue.forget(&key);
+            self.sync(now, key, view, out);
         }
         if let Some(due) = self.queue.next_due()
             && self.wake_scheduled.is_none_or(|w| w <= now || due < w)
