@@ -133,6 +133,19 @@ impl NodeLifecycleController {
         qps_for(&self.config, state, zone_size)
     }
 
+    /// Updates one node's probe time from its Lease and Ready heartbeat.
+    fn observe_node(&mut self, now: SimTime, name: &str, view: &Cache) {
+        let Some(n) = view.get(Kind::Node, "", name).and_then(Object::as_node) else { return };
+        let lease = view.get(Kind::Lease, "kube-node-lease", name).and_then(Object::as_lease).and_then(|l| l.spec.renew_time);
+        let beat = n.status.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.last_heartbeat_time);
+        let h = self.health.entry(name.to_string()).or_insert_with(|| Health { probe: now, lease_renew: lease, heartbeat: beat });
+        if lease != h.lease_renew || beat != h.heartbeat {
+            h.probe = now;
+            h.lease_renew = lease;
+            h.heartbeat = beat;
+        }
+    }
+
     /// Updates probe times from what the kubelets wrote.
     fn observe(&mut self, now: SimTime, view: &Cache) {
         for n in view.list(Kind::Node).filter_map(Object::as_node) {
@@ -320,7 +333,12 @@ impl Component for NodeLifecycleController {
             }
             Input::Timer { .. } => self.taint_pass(now, view, out),
             Input::Watch(ev) => {
-                self.observe(now, view);
+                // Only the node this event is about (a Lease is named after its node).
+                match &ev.object {
+                    Object::Node(n) => self.observe_node(now, &n.metadata.name, view),
+                    Object::Lease(l) if l.metadata.namespace == "kube-node-lease" => self.observe_node(now, &l.metadata.name, view),
+                    _ => {}
+                }
                 // A status change (ours or the kubelet's) moves the taints right away.
                 if let Object::Node(n) = &ev.object
                     && self.started

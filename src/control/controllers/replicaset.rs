@@ -173,6 +173,12 @@ impl Component for ReplicaSetController {
         vec![Kind::ReplicaSet, Kind::Pod]
     }
 
+    /// A restarted process keeps nothing: expectations, queue and in-flight
+    /// bookkeeping are rebuilt from the relist.
+    fn restart(&mut self) {
+        *self = ReplicaSetController::new();
+    }
+
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
             Input::Synced => {
