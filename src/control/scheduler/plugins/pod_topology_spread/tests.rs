@@ -72,15 +72,8 @@ fn single_constraint_upstream_cases() {
     assert_eq!(codes(&not_itself, four_nodes(), vec![]), vec![S, S, S, S], "no existing pods, incoming pod doesn't match itself");
     let other_ns = vec![existing("p-a1", "node-a", "ns1", "foo"), existing("p-b1", "node-a", "ns2", "foo"), existing("p-x1", "node-x", "default", "foo"), existing("p-y1", "node-y", "default", "foo")];
     assert_eq!(codes(&zone, four_nodes(), other_ns), vec![S, S, U, U], "existing pods in a different namespace do not count");
-    let three_three = vec![
-        existing("p-a1", "node-a", "default", "foo"),
-        existing("p-a2", "node-a", "default", "foo"),
-        existing("p-b1", "node-b", "default", "foo"),
-        existing("p-y1", "node-y", "default", "foo"),
-        existing("p-y2", "node-y", "default", "foo"),
-        existing("p-y3", "node-y", "default", "foo"),
-    ];
-    assert_eq!(codes(&zone, four_nodes(), three_three), vec![S, S, S, S], "pods spread across zones as 3/3, all nodes fit");
+    // 2/1 in zone1 and 0/3 in zone2: 3/3 by zone.
+    assert_eq!(codes(&zone, four_nodes(), spread_2_1_0_3()), vec![S, S, S, S], "pods spread across zones as 3/3, all nodes fit");
     let mut typo = four_nodes();
     typo[1] = n("node-b", &[("zon", "zone1"), ("node", "node-b")]);
     let one_each = vec![existing("p-a1", "node-a", "default", "foo"), existing("p-b1", "node-b", "default", "foo"), existing("p-x1", "node-x", "default", "foo"), existing("p-y1", "node-y", "default", "foo")];
