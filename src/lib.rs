@@ -11,6 +11,7 @@ pub mod control;
 pub mod model;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod scenario;
 pub mod sim;
 pub mod time;

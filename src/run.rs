@@ -30,10 +30,9 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
         Box::new(TaintEvictionController::new()),
         Box::new(GarbageCollector::new()),
     ];
-    let t = &scenario.timing;
     for n in &scenario.nodes {
         let name = &n.metadata.name;
-        comps.push(Box::new(Kubelet::new(name, stream(seed, &format!("kubelet/{name}")), t.pod_start_latency.clone(), t.pod_stop_latency.clone())));
+        comps.push(Box::new(Kubelet::new(name)));
     }
     comps
 }
@@ -46,8 +45,29 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, until: Duration, keep_trace:
 
 /// Like `run_scenario` with another scheduler configuration (for `compare`).
 pub fn run_scenario_with(scenario: &Scenario, seed: u64, until: Duration, keep_trace: bool, config: Arc<SchedulerConfig>, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutcome, SimError> {
+    let planned;
+    let scenario = match &scenario.swarm {
+        Some(spec) => {
+            let plan = crate::scenario::swarm::plan(spec, scenario, seed);
+            planned = with_plan(scenario, spec, &plan).map_err(SimError::Setup)?;
+            &planned
+        }
+        None => scenario,
+    };
     let world = World::from_scenario(scenario, seed, SimTime::ZERO + until, default_components(scenario, seed, config), keep_trace)?;
     Ok(world.run(progress))
+}
+
+/// The scenario with a fault plan as explicit timeline entries, and
+/// liveness checked from when the last fault heals.
+pub fn with_plan(scenario: &Scenario, spec: &crate::scenario::swarm::SwarmSpec, plan: &[crate::scenario::swarm::PlannedFault]) -> Result<Scenario, String> {
+    let entries: Vec<serde_yaml::Value> = plan.iter().flat_map(|f| f.entries.iter().cloned()).collect();
+    let mut s = scenario.with_entries(&entries)?;
+    s.swarm = None;
+    if s.liveness.is_none() {
+        s.liveness = Some((crate::scenario::swarm::liveness_from(spec, plan), spec.liveness_within.0));
+    }
+    Ok(s)
 }
 
 pub fn file_sha256(path: &std::path::Path) -> String {

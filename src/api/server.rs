@@ -108,6 +108,11 @@ impl<S: Storage> ApiServer<S> {
         self.storage.list(&etcd_prefix(&self.prefix, kind, namespace)).map_err(storage_err)
     }
 
+    /// Lists `kind` as of revision `rev` (an API server whose cache lags).
+    pub fn list_at(&self, kind: Kind, rev: Revision) -> Result<(Vec<Object>, Revision), ApiError> {
+        self.storage.list_at(&etcd_prefix(&self.prefix, kind, None), rev).map_err(storage_err)
+    }
+
     /// Changes to `kind` after resourceVersion `from_rv`; 410 Gone if compacted.
     pub fn watch(&self, kind: Kind, from_rv: Revision) -> Result<Vec<WatchEvent>, ApiError> {
         self.storage

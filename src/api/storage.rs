@@ -56,6 +56,8 @@ pub trait Storage {
     fn get(&self, key: &str) -> Result<Option<Object>, StorageError>;
     /// Every object under `prefix`, in key order, and the revision read at.
     fn list(&self, prefix: &str) -> Result<(Vec<Object>, Revision), StorageError>;
+    /// Like `list`, as of an earlier revision (what a lagging cache serves).
+    fn list_at(&self, prefix: &str, rev: Revision) -> Result<(Vec<Object>, Revision), StorageError>;
     /// Writes only if the key does not exist.
     fn create(&mut self, key: &str, obj: Object) -> Result<WriteOutcome, StorageError>;
     /// Writes only if the key's mod revision is `expected`.
@@ -139,6 +141,11 @@ impl Storage for SimStorage {
 
     fn list(&self, prefix: &str) -> Result<(Vec<Object>, Revision), StorageError> {
         let (kvs, rev) = self.etcd.range_prefix(prefix, 0).map_err(Self::compacted)?;
+        Ok((kvs.iter().map(|kv| kv.value.clone()).collect(), rev))
+    }
+
+    fn list_at(&self, prefix: &str, rev: Revision) -> Result<(Vec<Object>, Revision), StorageError> {
+        let (kvs, _) = self.etcd.range_prefix(prefix, rev).map_err(Self::compacted)?;
         Ok((kvs.iter().map(|kv| kv.value.clone()).collect(), rev))
     }
 

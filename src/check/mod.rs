@@ -4,6 +4,7 @@
 
 pub mod count;
 pub mod invariants;
+pub mod liveness;
 
 use serde::Serialize;
 

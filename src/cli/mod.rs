@@ -6,6 +6,7 @@ mod progress;
 mod replay;
 mod run;
 mod schedule;
+mod shrink;
 mod sweep;
 mod validate;
 
@@ -54,6 +55,16 @@ enum Command {
         until: Option<std::time::Duration>,
         /// Directory for summary.json, events.jsonl, metrics.csv and pods.csv
         /// (default: results/runs/<scenario>-seed<N>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Minimise a failing swarm seed's fault plan into an explicit scenario.
+    Shrink {
+        scenario: PathBuf,
+        #[arg(long)]
+        seed: u64,
+        /// Where to write the shrunk scenario (default: next to the original,
+        /// as <name>-seed<N>-shrunk.yaml, so relative manifest paths still work).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -135,6 +146,7 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Run { scenario, seed, until, out } => run::run(&scenario, seed, until, out),
         Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
         Command::Replay { dir } => replay::replay(&dir),
+        Command::Shrink { scenario, seed, out } => shrink::shrink(&scenario, seed, out),
         Command::Validate { files } => validate::validate(&files),
         Command::Compare { scenario, configs, seeds, out } => compare::compare(&scenario, &configs, seeds, out),
         Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),

@@ -16,6 +16,13 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
     let seed = seed.unwrap_or(scenario.seed);
     let until = until.unwrap_or(scenario.duration);
     println!("seed: {seed}");
+    if let Some(spec) = &scenario.swarm {
+        let plan = kubesim::scenario::swarm::plan(spec, &scenario, seed);
+        println!("fault plan ({} faults):", plan.len());
+        for f in &plan {
+            println!("  {}", f.describe());
+        }
+    }
     let bar = progress::bar(until.as_secs().max(1), "sim-s");
     let started = std::time::Instant::now(); // determinism-ok: wall time is only reported, never fed to the simulation
     let outcome = run_scenario(&scenario, seed, until, true, &mut |t| bar.set_position(t.as_secs_f64() as u64))

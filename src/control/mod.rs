@@ -34,6 +34,10 @@ pub enum Input {
     Watch(WatchEvent),
     WriteResult { id: RequestId, result: Result<Object, ApiError> },
     Timer { token: u64 },
+    /// The answer to `Effect::Runtime` with the same id (kubelets only).
+    RuntimeResult { id: RequestId, result: Result<crate::runtime::RuntimeReply, crate::runtime::RuntimeError> },
+    /// A container on this kubelet's node exited.
+    RuntimeEvent(crate::runtime::ContainerExit),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +72,8 @@ impl WriteOp {
 pub enum Effect {
     Write { id: RequestId, op: WriteOp },
     WakeAt { at: SimTime, token: u64 },
+    /// A call to the node's container runtime (kubelets only).
+    Runtime { id: RequestId, op: crate::runtime::RuntimeOp },
 }
 
 pub trait Component {

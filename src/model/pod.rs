@@ -66,9 +66,53 @@ pub struct Container {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub restart_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<Probe>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_message_path: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_message_policy: Option<String>,
+}
+
+/// A probe's schedule. The handler (exec, httpGet, tcpSocket, grpc) is kept
+/// as written: in simulation the runtime decides the outcome from the image's
+/// behaviour; live, the runtime adapter runs it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Probe {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grpc: Option<serde_json::Value>,
+    #[serde(default)]
+    pub initial_delay_seconds: i32,
+    #[serde(default = "default_probe_period")]
+    pub period_seconds: i32,
+    #[serde(default = "default_probe_timeout")]
+    pub timeout_seconds: i32,
+    #[serde(default = "default_probe_threshold_one")]
+    pub success_threshold: i32,
+    #[serde(default = "default_probe_failure_threshold")]
+    pub failure_threshold: i32,
+}
+
+// Upstream defaults (SetDefaults_Probe).
+fn default_probe_period() -> i32 {
+    10
+}
+fn default_probe_timeout() -> i32 {
+    1
+}
+fn default_probe_threshold_one() -> i32 {
+    1
+}
+fn default_probe_failure_threshold() -> i32 {
+    3
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -45,6 +45,21 @@ pub enum Action {
     CrashComponent(String),
     /// The component restarts with fresh state and relists.
     RestartComponent(String),
+    /// Fault: the node's kubelet stops; its containers keep running.
+    StopKubelet(String),
+    /// The kubelet starts again and reconciles with its runtime.
+    StartKubelet(String),
+    /// Fault: running containers of matching pods exit with `exit_code`.
+    CrashContainers { namespace: Option<String>, selector: crate::model::LabelSelector, exit_code: i32 },
+    /// Fault: these components (kubelets as `kubelet/<node>`) lose the control plane.
+    Partition { components: Vec<String>, duration: Option<Duration> },
+    HealPartitions,
+    /// Fault: extra latency on these components' links.
+    LinkDelay { components: Vec<String>, latency: crate::sim::latency::Latency, duration: Duration },
+    /// Fault: these components' requests are lost with `probability`.
+    LinkLoss { components: Vec<String>, probability: f64, duration: Duration },
+    /// Fault: `component` sees the cluster `lag` late.
+    StaleCache { component: String, lag: Duration, duration: Duration },
 }
 
 /// Control-plane components a scenario may crash and restart.
@@ -69,6 +84,16 @@ impl Action {
             Action::EtcdCompact => "etcd compact".into(),
             Action::CrashComponent(c) => format!("crash component {c}"),
             Action::RestartComponent(c) => format!("restart component {c}"),
+            Action::StopKubelet(n) => format!("stop kubelet on {n}"),
+            Action::StartKubelet(n) => format!("start kubelet on {n}"),
+            Action::CrashContainers { selector, exit_code, .. } => format!("crash containers matching {:?} with exit code {exit_code}", selector.match_labels),
+            Action::Partition { components, duration } => {
+                format!("partition {} from the control plane{}", components.join(","), duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default())
+            }
+            Action::HealPartitions => "heal partitions".into(),
+            Action::LinkDelay { components, duration, .. } => format!("delay links of {} for {}", components.join(","), format_duration(*duration)),
+            Action::LinkLoss { components, probability, duration } => format!("lose {probability} of requests of {} for {}", components.join(","), format_duration(*duration)),
+            Action::StaleCache { component, lag, duration } => format!("serve {component} a cache {} behind for {}", format_duration(*lag), format_duration(*duration)),
         }
     }
 }
@@ -174,6 +199,11 @@ pub struct Scenario {
     pub warnings: Vec<Warning>,
     /// The scheduler configuration (kube-scheduler's defaults unless `scheduler.config`).
     pub scheduler: std::sync::Arc<crate::control::scheduler::profile::SchedulerConfig>,
+    pub runtime: std::sync::Arc<crate::runtime::model::RuntimeModel>,
+    /// Faults drawn per seed (see `swarm`).
+    pub swarm: Option<swarm::SwarmSpec>,
+    /// Liveness: from `.0` on, within `.1`, the cluster must be whole.
+    pub liveness: Option<(Duration, Duration)>,
 }
 
 struct Loader<'a> {
@@ -182,6 +212,7 @@ struct Loader<'a> {
     dir: PathBuf,
     warnings: Vec<Warning>,
     node_names: std::collections::BTreeSet<String>,
+    node_labels: Vec<(String, crate::model::Labels)>,
 }
 
 fn key(k: &str) -> PathSeg {
@@ -290,7 +321,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default() };
+    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new() };
     if raw.kind != "Scenario" {
         return Err(l.err(&[key("kind")], format!("kind is {:?}; a scenario file must say `kind: Scenario`", raw.kind)));
     }
@@ -317,6 +348,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     }
     let nodes = l.nodes(&raw.cluster)?;
     l.node_names = nodes.iter().map(|n| n.metadata.name.clone()).collect();
+    l.node_labels = nodes.iter().map(|n| (n.metadata.name.clone(), n.metadata.labels.clone())).collect();
     let mut objects = Vec::new();
     for (i, src) in raw.objects.iter().enumerate() {
         objects.extend(l.objects(src, &[key("objects"), PathSeg::Index(i)])?);
@@ -383,6 +415,36 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         }
         checks.push(CountCheck { name: c.name.clone(), at: SimTime::ZERO + c.at.0, until: c.until.map(|u| SimTime::ZERO + u.0), filter, expect });
     }
+    let liveness = match raw.liveness {
+        Some(lv) if lv.at.0 + lv.within.0 > duration => {
+            return Err(l.err(&[key("liveness")], format!("liveness ends at {}, after the scenario's duration {}", format_duration(lv.at.0 + lv.within.0), format_duration(duration))));
+        }
+        Some(lv) => Some((lv.at.0, lv.within.0)),
+        None => None,
+    };
+    if let Some(sw) = &raw.swarm {
+        if sw.faults_until.0 <= sw.faults_from.0 {
+            return Err(l.err(&[key("swarm"), key("faultsUntil")], "faultsUntil must be after faultsFrom"));
+        }
+        if sw.faults_until.0 + sw.liveness_within.0 > duration {
+            return Err(l.err(&[key("swarm"), key("livenessWithin")], format!("faultsUntil + livenessWithin is after the scenario's duration {}; faults that heal late need room", format_duration(duration))));
+        }
+        for (i, f) in sw.faults.iter().enumerate() {
+            let fp = [key("swarm"), key("faults"), PathSeg::Index(i)];
+            f.duration.validate().map_err(|m| l.err(&[&fp[..], &[key("duration")]].concat(), m))?;
+            if f.every.0.is_zero() {
+                return Err(l.err(&[&fp[..], &[key("every")]].concat(), "every must be above zero"));
+            }
+            for (j, n) in f.nodes.iter().enumerate() {
+                if !l.node_names.contains(n) {
+                    return Err(l.err(&[&fp[..], &[key("nodes"), PathSeg::Index(j)]].concat(), format!("no node named {n:?} in the cluster's node pools")));
+                }
+            }
+            for (j, c) in f.components.iter().enumerate() {
+                l.component_name(c, &[&fp[..], &[key("components"), PathSeg::Index(j)]].concat())?;
+            }
+        }
+    }
     let scheduler = match &raw.scheduler {
         None => crate::control::scheduler::profile::SchedulerConfig::default_config(),
         Some(spec) => {
@@ -407,6 +469,9 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         timing: raw.timing,
         checks,
         warnings: l.warnings,
+        runtime: std::sync::Arc::new(raw.runtime),
+        liveness,
+        swarm: raw.swarm,
     })
 }
 
@@ -432,12 +497,36 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
 }
 
 fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [e.apply.is_some(), e.scale.is_some(), e.patch.is_some(), e.delete.is_some(), e.rollback.is_some(), e.crash_node.is_some(), e.restart_node.is_some(), e.crash_component.is_some(), e.restart_component.is_some(), e.etcd_slow.is_some(), e.etcd_unavailable.is_some(), e.etcd_compact.is_some()]
-        .iter()
-        .filter(|b| **b)
-        .count();
+    let given = [
+        e.apply.is_some(),
+        e.scale.is_some(),
+        e.patch.is_some(),
+        e.delete.is_some(),
+        e.rollback.is_some(),
+        e.crash_node.is_some(),
+        e.restart_node.is_some(),
+        e.crash_component.is_some(),
+        e.restart_component.is_some(),
+        e.etcd_slow.is_some(),
+        e.etcd_unavailable.is_some(),
+        e.etcd_compact.is_some(),
+        e.stop_kubelet.is_some(),
+        e.start_kubelet.is_some(),
+        e.crash_containers.is_some(),
+        e.partition.is_some(),
+        e.heal_partitions.is_some(),
+        e.link_delay.is_some(),
+        e.link_loss.is_some(),
+        e.stale_cache.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
     if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action (apply, scale, patch, delete, rollback, crashNode, restartNode, crashComponent, restartComponent, etcdSlow, etcdUnavailable or etcdCompact) besides `at`; found {given}")));
+        return Err(l.err(path, format!("expected exactly one action ({ACTIONS}) besides `at`; found {given}")));
+    }
+    if let Some(f) = fault_action(l, e, path)? {
+        return Ok(f);
     }
     if let Some(r) = &e.rollback {
         if r.to_revision < 0 {
@@ -508,6 +597,126 @@ fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Resul
     Ok(Action::Delete { target, options: DeleteOptions { grace_period_s: d.grace_period_seconds, propagation, ..Default::default() } })
 }
 
+/// Timeline entries written as a scenario file writes them (a swarm plan),
+/// checked as the file's own would be.
+pub fn extra_actions(s: &Scenario, entries: &[serde_yaml::Value]) -> Result<Vec<TimedAction>, String> {
+    let mut l = Loader {
+        file: format!("{} (fault plan)", s.path.display()),
+        text: "",
+        dir: s.path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        warnings: Vec::new(),
+        node_names: s.nodes.iter().map(|n| n.metadata.name.clone()).collect(),
+        node_labels: s.nodes.iter().map(|n| (n.metadata.name.clone(), n.metadata.labels.clone())).collect(),
+    };
+    let mut out = Vec::new();
+    for (i, v) in entries.iter().enumerate() {
+        let e: TimelineEntry = serde_yaml::from_value(v.clone()).map_err(|e| format!("fault plan entry {i}: {e}"))?;
+        let action = timeline_action(&mut l, &e, &[key("timeline"), PathSeg::Index(i)]).map_err(|e| e.message)?;
+        out.push(TimedAction { at: SimTime::ZERO + e.at.0, action });
+    }
+    Ok(out)
+}
+
+impl Scenario {
+    /// This scenario with more timeline entries (a seed's fault plan).
+    pub fn with_entries(&self, entries: &[serde_yaml::Value]) -> Result<Scenario, String> {
+        let mut s = self.clone();
+        s.timeline.extend(extra_actions(self, entries)?);
+        s.timeline.sort_by_key(|a| a.at);
+        Ok(s)
+    }
+}
+
+const ACTIONS: &str = "apply, scale, patch, delete, rollback, crashNode, restartNode, stopKubelet, startKubelet, crashContainers, crashComponent, restartComponent, partition, healPartitions, linkDelay, linkLoss, staleCache, etcdSlow, etcdUnavailable or etcdCompact";
+
+/// The network, kubelet, container and cache faults.
+fn fault_action(l: &Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Option<Action>, SourceError> {
+    for (field, r, stop) in [("stopKubelet", &e.stop_kubelet, true), ("startKubelet", &e.start_kubelet, false)] {
+        if let Some(r) = r {
+            if !l.node_names.contains(&r.node) {
+                return Err(l.err(&[path, &[key(field), key("node")]].concat(), format!("no node named {:?} in the cluster's node pools", r.node)));
+            }
+            return Ok(Some(if stop { Action::StopKubelet(r.node.clone()) } else { Action::StartKubelet(r.node.clone()) }));
+        }
+    }
+    if let Some(c) = &e.crash_containers {
+        if c.selector.is_empty() {
+            return Err(l.err(&[path, &[key("crashContainers"), key("selector")]].concat(), "selector must not be empty (it would crash every container)"));
+        }
+        return Ok(Some(Action::CrashContainers { namespace: c.namespace.clone(), selector: c.selector.clone(), exit_code: c.exit_code.unwrap_or(137) }));
+    }
+    if let Some(p) = &e.partition {
+        let components = l.fault_targets(p, &[path, &[key("partition")]].concat())?;
+        return Ok(Some(Action::Partition { components, duration: p.duration.map(|d| d.0) }));
+    }
+    if e.heal_partitions.is_some() {
+        return Ok(Some(Action::HealPartitions));
+    }
+    if let Some(d) = &e.link_delay {
+        let p = [path, &[key("linkDelay")]].concat();
+        d.latency.validate().map_err(|m| l.err(&[&p[..], &[key("latency")]].concat(), m))?;
+        let components = l.fault_targets(d, &p)?;
+        return Ok(Some(Action::LinkDelay { components, latency: d.latency.clone(), duration: d.duration.0 }));
+    }
+    if let Some(d) = &e.link_loss {
+        let p = [path, &[key("linkLoss")]].concat();
+        if !(0.0..=1.0).contains(&d.probability) {
+            return Err(l.err(&[&p[..], &[key("probability")]].concat(), format!("probability {} is not between 0 and 1", d.probability)));
+        }
+        let components = l.fault_targets(d, &p)?;
+        return Ok(Some(Action::LinkLoss { components, probability: d.probability, duration: d.duration.0 }));
+    }
+    if let Some(c) = &e.stale_cache {
+        let p = [path, &[key("staleCache"), key("component")]].concat();
+        l.component_name(&c.component, &p)?;
+        return Ok(Some(Action::StaleCache { component: c.component.clone(), lag: c.lag.0, duration: c.duration.0 }));
+    }
+    Ok(None)
+}
+
+impl Loader<'_> {
+    /// A control-plane component or `kubelet/<node>`.
+    fn component_name(&self, name: &str, path: &[PathSeg]) -> Result<(), SourceError> {
+        let ok = COMPONENTS.contains(&name) || name.strip_prefix("kubelet/").is_some_and(|n| self.node_names.contains(n));
+        if ok {
+            Ok(())
+        } else {
+            Err(self.err(path, format!("unknown component {name:?}; expected one of {} or kubelet/<node>", COMPONENTS.join(", "))))
+        }
+    }
+
+    /// The components a network fault affects: kubelets of the named and
+    /// selected nodes, then the named control-plane components.
+    fn fault_targets(&self, spec: &dyn schema::FaultTargets, path: &[PathSeg]) -> Result<Vec<String>, SourceError> {
+        let (nodes, selector, components) = spec.targets();
+        let mut out = Vec::new();
+        for (i, n) in nodes.iter().enumerate() {
+            if !self.node_names.contains(n) {
+                return Err(self.err(&[path, &[key("nodes"), PathSeg::Index(i)]].concat(), format!("no node named {n:?} in the cluster's node pools")));
+            }
+            out.push(format!("kubelet/{n}"));
+        }
+        if !selector.is_empty() {
+            let matched: Vec<&String> = self.node_labels.iter().filter(|(_, labels)| selector.iter().all(|(k, v)| labels.get(k) == Some(v))).map(|(n, _)| n).collect();
+            if matched.is_empty() {
+                return Err(self.err(&[path, &[key("nodeSelector")]].concat(), "nodeSelector matches no node"));
+            }
+            out.extend(matched.into_iter().map(|n| format!("kubelet/{n}")));
+        }
+        for (i, c) in components.iter().enumerate() {
+            if !COMPONENTS.contains(&c.as_str()) {
+                return Err(self.err(&[path, &[key("components"), PathSeg::Index(i)]].concat(), format!("unknown component {c:?}; expected one of {}", COMPONENTS.join(", "))));
+            }
+            out.push(c.clone());
+        }
+        out.dedup();
+        if out.is_empty() {
+            return Err(self.err(path, "names no node and no component (give nodes, nodeSelector or components)"));
+        }
+        Ok(out)
+    }
+}
+
 /// Applies a JSON merge patch (RFC 7386) to `target`.
 pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     match patch {
@@ -528,6 +737,8 @@ pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
         other => *target = other.clone(),
     }
 }
+
+pub mod swarm;
 
 #[cfg(test)]
 mod tests;

@@ -34,6 +34,15 @@ pub struct ScenarioFile {
     pub checks: Vec<CheckSpec>,
     #[serde(default)]
     pub scheduler: Option<SchedulerSpec>,
+    /// How simulated containers behave, by image.
+    #[serde(default)]
+    pub runtime: crate::runtime::model::RuntimeModel,
+    /// From `at` on, within `within`, the cluster must be whole again (see check::liveness).
+    #[serde(default)]
+    pub liveness: Option<LivenessSpec>,
+    /// Instead of (or besides) a fixed timeline: faults drawn per seed.
+    #[serde(default)]
+    pub swarm: Option<crate::scenario::swarm::SwarmSpec>,
 }
 
 /// Which scheduler configuration the scenario runs with.
@@ -182,6 +191,120 @@ pub struct TimelineEntry {
     /// The component restarts: fresh state, full relist.
     #[serde(default)]
     pub restart_component: Option<ComponentRef>,
+    /// Fault: the node's kubelet stops; its containers keep running.
+    #[serde(default)]
+    pub stop_kubelet: Option<NodeRef>,
+    /// The kubelet starts again and reconciles with its runtime.
+    #[serde(default)]
+    pub start_kubelet: Option<NodeRef>,
+    /// Fault: the running containers of pods matching a selector crash.
+    #[serde(default)]
+    pub crash_containers: Option<CrashContainersSpec>,
+    /// Fault: nodes and components lose the control plane (API server and etcd).
+    #[serde(default)]
+    pub partition: Option<PartitionSpec>,
+    /// Ends every partition now.
+    #[serde(default)]
+    pub heal_partitions: Option<EmptySpec>,
+    /// Fault: extra latency on the links of nodes and components.
+    #[serde(default)]
+    pub link_delay: Option<LinkDelaySpec>,
+    /// Fault: requests of nodes and components are lost with a probability.
+    #[serde(default)]
+    pub link_loss: Option<LinkLossSpec>,
+    /// Fault: a component is served by an API server whose cache lags behind.
+    #[serde(default)]
+    pub stale_cache: Option<StaleCacheSpec>,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LivenessSpec {
+    pub at: Dur,
+    pub within: Dur,
+}
+
+/// Whom a network fault affects: nodes by name or by labels (`nodeSelector`),
+/// and control-plane components by name.
+pub trait FaultTargets {
+    fn targets(&self) -> (&[String], &BTreeMap<String, String>, &[String]);
+}
+
+macro_rules! fault_targets {
+    ($($t:ty),*) => {$(
+        impl FaultTargets for $t {
+            fn targets(&self) -> (&[String], &BTreeMap<String, String>, &[String]) {
+                (&self.nodes, &self.node_selector, &self.components)
+            }
+        }
+    )*};
+}
+fault_targets!(PartitionSpec, LinkDelaySpec, LinkLossSpec);
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PartitionSpec {
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Heals by itself after this long; without it, at `healPartitions`.
+    #[serde(default, rename = "for")]
+    pub duration: Option<Dur>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinkDelaySpec {
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// Added to every request, answer and watch event of the targets.
+    pub latency: Latency,
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinkLossSpec {
+    #[serde(default)]
+    pub nodes: Vec<String>,
+    #[serde(default)]
+    pub node_selector: BTreeMap<String, String>,
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// 0..=1: the chance a request is lost (the caller times out).
+    pub probability: f64,
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleCacheSpec {
+    /// The component served stale data: `scheduler`, a controller, or `kubelet/<node>`.
+    pub component: String,
+    /// How far behind its watch events and lists run.
+    pub lag: Dur,
+    #[serde(rename = "for")]
+    pub duration: Dur,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CrashContainersSpec {
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub selector: LabelSelector,
+    /// Default 137 (killed).
+    #[serde(default)]
+    pub exit_code: Option<i32>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,8 +14,8 @@ use crate::time::Dur;
 /// z for the 99th percentile of the standard normal.
 const Z_P99: f64 = 2.326_347_874_040_840_8;
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase", try_from = "LatencyRepr")]
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "LatencyRepr")]
 pub enum Latency {
     Constant(Dur),
     Uniform { min: Dur, max: Dur },
@@ -24,6 +24,23 @@ pub enum Latency {
     /// Parameterised as operators quote latencies: by median and 99th percentile.
     Lognormal { median: Dur, p99: Dur },
     Exponential { mean: Dur },
+}
+
+/// Written back in the same one-key form (serde_yaml would tag a derived enum).
+impl Serialize for Latency {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        use std::collections::BTreeMap;
+        let mut m = s.serialize_map(Some(1))?;
+        match self {
+            Latency::Constant(d) => m.serialize_entry("constant", d)?,
+            Latency::Uniform { min, max } => m.serialize_entry("uniform", &BTreeMap::from([("min", min), ("max", max)]))?,
+            Latency::Normal { mean, stddev } => m.serialize_entry("normal", &BTreeMap::from([("mean", mean), ("stddev", stddev)]))?,
+            Latency::Lognormal { median, p99 } => m.serialize_entry("lognormal", &BTreeMap::from([("median", median), ("p99", p99)]))?,
+            Latency::Exponential { mean } => m.serialize_entry("exponential", &BTreeMap::from([("mean", mean)]))?,
+        }
+        m.end()
+    }
 }
 
 /// The written form: a map with exactly one of these keys.

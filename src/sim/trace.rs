@@ -29,6 +29,14 @@ pub enum TraceKind {
     Relist,
     /// The API server compacted etcd history.
     Compact,
+    /// A kubelet called its runtime (detail: the CRI verb).
+    Runtime,
+    /// A runtime call completed (detail: verb and outcome).
+    RuntimeDone,
+    /// A container exited (component: the node; detail: code and reason).
+    ContainerExit,
+    /// A network or cache fault changed what a component can reach or see.
+    Fault,
 }
 
 impl TraceKind {
@@ -43,6 +51,10 @@ impl TraceKind {
             TraceKind::Check => "check",
             TraceKind::Relist => "relist",
             TraceKind::Compact => "compact",
+            TraceKind::Runtime => "runtime",
+            TraceKind::RuntimeDone => "runtime-done",
+            TraceKind::ContainerExit => "container-exit",
+            TraceKind::Fault => "fault",
         }
     }
 }

@@ -23,6 +23,9 @@ use crate::model::{Kind, Namespace, Object, ObjectMeta, ObjectRef};
 use crate::report::observer::Observer;
 use crate::scenario::{Action, CountCheck, Scenario, TimedAction, merge_patch};
 use crate::scenario::schema::TimingSpec;
+use crate::runtime::fake::{FakeRuntime, PlannedExit};
+use crate::runtime::model::RuntimeModel;
+use crate::runtime::{ContainerExit, RuntimeOp};
 use crate::time::SimTime;
 
 pub const ETCD_PREFIX: &str = "/registry";
@@ -42,6 +45,14 @@ enum Ev {
     Compact,
     /// A metrics sample.
     Sample,
+    /// A runtime call completes on the caller's node and is answered.
+    RuntimeDone { comp: CompId, id: RequestId, op: RuntimeOp },
+    /// A container exit the node's runtime planned.
+    ContainerExit { node: Arc<str>, planned: PlannedExit },
+    /// A timed network or cache fault on a component may be over.
+    NetHeal(CompId),
+    /// Liveness is evaluated (every second until it holds or the deadline).
+    Liveness,
 }
 
 impl Ev {
@@ -67,7 +78,22 @@ struct Slot {
     node_scope: Option<String>,
     /// False while the component is crashed or stopped.
     up: bool,
+    net: NetFaults,
 }
+
+/// The network and cache faults on one component's link to the API server.
+#[derive(Default)]
+struct NetFaults {
+    /// Cut off from the control plane: until a time, or (None) until healed.
+    partition: Option<Option<SimTime>>,
+    delay: Option<(crate::sim::latency::Latency, SimTime)>,
+    loss: Option<(f64, SimTime)>,
+    /// Served by an API server whose cache runs `lag` behind.
+    stale: Option<(std::time::Duration, SimTime)>,
+}
+
+/// How long a client waits for an answer that never comes.
+pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether `obj` is inside a kubelet's node scope.
 fn in_scope(scope: Option<&str>, obj: &Object) -> bool {
@@ -112,6 +138,15 @@ pub struct World {
     etcd_down_until: Option<SimTime>,
     scenario_actor: Arc<str>,
     empty: Arc<str>,
+    /// One simulated container runtime per node, with its random stream.
+    runtimes: std::collections::BTreeMap<Arc<str>, (FakeRuntime, ChaCha8Rng)>,
+    runtime_model: Arc<RuntimeModel>,
+    /// Pods already reported running on two nodes (one violation each).
+    double_run_reported: BTreeSet<String>,
+    net_rng: ChaCha8Rng,
+    /// (time, revision) of every commit: what a lagging cache serves.
+    commit_times: Vec<(SimTime, Revision)>,
+    liveness_deadline: SimTime,
 }
 
 /// What a finished run produced.
@@ -164,6 +199,12 @@ impl World {
             etcd_down_until: None,
             scenario_actor: Arc::from("scenario"),
             empty: Arc::from(""),
+            runtimes: std::collections::BTreeMap::new(),
+            runtime_model: Arc::new(RuntimeModel::default()),
+            double_run_reported: BTreeSet::new(),
+            net_rng: stream(seed, "network"),
+            commit_times: Vec::new(),
+            liveness_deadline: SimTime::ZERO,
         }
     }
 
@@ -171,6 +212,7 @@ impl World {
     /// created at time zero, then `components` started, then the timeline.
     pub fn from_scenario(s: &Scenario, seed: u64, until: SimTime, components: Vec<Box<dyn Component>>, keep_trace: bool) -> Result<World, SimError> {
         let mut w = World::new(seed, until, s.timing.clone(), keep_trace);
+        w.runtime_model = s.runtime.clone();
         for ns in &s.namespaces {
             let obj = Namespace { metadata: ObjectMeta { name: ns.clone(), ..Default::default() }, ..Default::default() };
             w.setup_create(obj.into())?;
@@ -194,6 +236,10 @@ impl World {
             w.push(c.at, Ev::Check(i));
         }
         w.checks = s.checks.clone();
+        if let Some((at, within)) = s.liveness {
+            w.liveness_deadline = (SimTime::ZERO + at + within).min(until);
+            w.push(SimTime::ZERO + at, Ev::Liveness);
+        }
         w.push(SimTime::ZERO, Ev::Sample);
         w.push(SimTime::ZERO + w.timing.compaction_interval.0, Ev::Compact);
         Ok(w)
@@ -225,6 +271,10 @@ impl World {
         let name: Arc<str> = Arc::from(comp.name());
         let kinds = comp.watched_kinds();
         let node_scope = comp.node_scope().map(str::to_string);
+        if let Some(node) = &node_scope {
+            let rt = FakeRuntime::new(node, self.runtime_model.clone(), self.timing.pod_start_latency.clone(), self.timing.pod_stop_latency.clone());
+            self.runtimes.insert(Arc::from(node.as_str()), (rt, stream(self.seed, &format!("runtime/{node}"))));
+        }
         let id = self.slots.len() as CompId;
         self.slots.push(Slot {
             cache: Cache::new(&kinds),
@@ -235,6 +285,7 @@ impl World {
             inflight: BTreeSet::new(),
             node_scope,
             up: true,
+            net: NetFaults::default(),
             name,
             comp,
             kinds,
@@ -262,12 +313,16 @@ impl World {
             let index = self.trace.len();
             self.invariants.observe(self.now, index, &ev, &mut self.violations);
             let kind = ev.object.kind();
+            if self.commit_times.last().is_none_or(|(_, r)| *r < ev.revision) {
+                self.commit_times.push((self.now, ev.revision));
+            }
             for id in 0..self.slots.len() {
-                if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) {
+                if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) || self.partitioned(id) {
                     continue;
                 }
+                let extra = self.link_extra(id);
                 let slot = &mut self.slots[id];
-                let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng)).max(slot.last_delivery);
+                let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng) + extra).max(slot.last_delivery);
                 slot.last_delivery = at;
                 self.push(at, Ev::Deliver { comp: id as CompId, event: ev.clone() });
             }
@@ -289,18 +344,39 @@ impl World {
     fn apply_effect(&mut self, id: CompId, effect: Effect) {
         match effect {
             Effect::Write { id: req, op } => {
+                if self.partitioned(id as usize) || self.lost(id as usize) {
+                    // Never reaches the API server: the client times out.
+                    let slot = &mut self.slots[id as usize];
+                    slot.inflight.insert(req);
+                    let (name, obj): (Arc<str>, Arc<str>) = (slot.name.clone(), Arc::from(op.target().to_string()));
+                    self.rec(TraceKind::Request, name, obj.clone(), 0, Arc::from(op.verb()));
+                    let result = Err(ApiError::Storage("request timed out: the API server is unreachable".into()));
+                    self.push(self.now + REQUEST_TIMEOUT, Ev::Response { comp: id, id: req, target: obj, result });
+                    return;
+                }
+                let extra = self.link_extra(id as usize);
                 let slot = &mut self.slots[id as usize];
                 slot.inflight.insert(req);
                 let etcd = match &self.etcd_slow {
                     Some((lat, until)) if self.now < *until => lat,
                     _ => &self.timing.etcd_latency,
                 };
-                let delay = self.timing.api_latency.sample(&mut slot.api_rng) + etcd.sample(&mut self.etcd_rng);
+                let delay = self.timing.api_latency.sample(&mut slot.api_rng) + etcd.sample(&mut self.etcd_rng) + extra;
                 let (name, obj) = (slot.name.clone(), Arc::from(op.target().to_string()));
                 self.rec(TraceKind::Request, name, obj, 0, Arc::from(op.verb()));
                 self.push(self.now + delay, Ev::Request { comp: id, id: req, op });
             }
             Effect::WakeAt { at, token } => self.push(at, Ev::Timer { comp: id, token }),
+            Effect::Runtime { id: req, op } => {
+                let slot = &self.slots[id as usize];
+                let Some(node) = slot.node_scope.as_deref() else { return };
+                let Some((rt, rng)) = self.runtimes.get_mut(node) else { return };
+                let delay = rt.duration(&op, rng);
+                let name = slot.name.clone();
+                let empty = self.empty.clone();
+                self.rec(TraceKind::Runtime, name, empty, 0, Arc::from(op.verb()));
+                self.push(self.now + delay, Ev::RuntimeDone { comp: id, id: req, op });
+            }
         }
     }
 
@@ -326,7 +402,11 @@ impl World {
 
     /// Lists `kind` into the component's cache and hands it the differences.
     fn relist(&mut self, id: CompId, kind: Kind, name: &Arc<str>, why: &str) {
-        let (objects, rev) = match self.api.list(kind, None) {
+        let listed = match self.stale_revision(id as usize, kind) {
+            Some(rev) => self.api.list_at(kind, rev).or_else(|_| self.api.list(kind, None)),
+            None => self.api.list(kind, None),
+        };
+        let (objects, rev) = match listed {
             Ok((objs, rev)) => {
                 let scope = self.slots[id as usize].node_scope.clone();
                 (objs.into_iter().filter(|o| in_scope(scope.as_deref(), o)).collect::<Vec<_>>(), rev)
@@ -393,6 +473,88 @@ impl World {
         }
     }
 
+    fn partitioned(&self, id: usize) -> bool {
+        match self.slots[id].net.partition {
+            Some(None) => true,
+            Some(Some(until)) => self.now < until,
+            None => false,
+        }
+    }
+
+    /// Extra one-way latency from link delay and a lagging cache.
+    fn link_extra(&mut self, id: usize) -> std::time::Duration {
+        let now = self.now;
+        let net = &self.slots[id].net;
+        let mut extra = std::time::Duration::ZERO;
+        if let Some((lat, until)) = &net.delay
+            && now < *until
+        {
+            extra += lat.sample(&mut self.net_rng);
+        }
+        if let Some((lag, until)) = net.stale
+            && now < until
+        {
+            extra += lag;
+        }
+        extra
+    }
+
+    fn lost(&mut self, id: usize) -> bool {
+        match self.slots[id].net.loss {
+            Some((p, until)) if self.now < until => rand::RngExt::random_bool(&mut self.net_rng, p),
+            _ => false,
+        }
+    }
+
+    /// The revision a lagging cache serves a list at: as of `lag` ago, but
+    /// never older than what the component has seen (a reflector relists
+    /// from its last resourceVersion, the fix for kubernetes#59848); a fresh
+    /// process has seen nothing, so it gets the stale state.
+    fn stale_revision(&self, id: usize, kind: Kind) -> Option<Revision> {
+        let (lag, until) = self.slots[id].net.stale?;
+        if self.now >= until {
+            return None;
+        }
+        let cutoff = self.now - lag;
+        let idx = self.commit_times.partition_point(|(t, _)| *t <= cutoff);
+        let rev = if idx == 0 { 1 } else { self.commit_times[idx - 1].1 };
+        Some(rev.max(self.slots[id].cache.revision(kind)))
+    }
+
+    /// Ends a component's expired network faults; a healed partition
+    /// reconnects its watches. `all` heals partitions without an end too.
+    fn net_heal(&mut self, id: usize, all: bool) {
+        let now = self.now;
+        let net = &mut self.slots[id].net;
+        let healed = match net.partition {
+            Some(None) => all,
+            Some(Some(until)) => all || now >= until,
+            None => false,
+        };
+        if net.delay.as_ref().is_some_and(|(_, u)| now >= *u) {
+            net.delay = None;
+        }
+        if net.loss.is_some_and(|(_, u)| now >= u) {
+            net.loss = None;
+        }
+        if net.stale.is_some_and(|(_, u)| now >= u) {
+            net.stale = None;
+        }
+        if healed {
+            net.partition = None;
+            let name = self.slots[id].name.clone();
+            let empty = self.empty.clone();
+            self.rec(TraceKind::Fault, name, empty, 0, Arc::from("partition healed"));
+            if self.slots[id].up {
+                self.reconnect_watches(id);
+            }
+        }
+    }
+
+    fn components_named(&self, names: &[String]) -> Result<Vec<usize>, ApiError> {
+        names.iter().map(|n| self.component_id(n).ok_or_else(|| ApiError::BadRequest(format!("no component {n:?}")))).collect()
+    }
+
     fn kubelet_of(&self, node: &str) -> Result<usize, ApiError> {
         self.component_id(&format!("kubelet/{node}")).ok_or_else(|| ApiError::BadRequest(format!("node {node:?} has no kubelet")))
     }
@@ -405,6 +567,13 @@ impl World {
     /// Crashes a component: it receives nothing more, its timers and in-flight
     /// answers are lost, until `restart_component`.
     pub fn crash_component(&mut self, id: usize) {
+        self.crash_component_with(id, false);
+    }
+
+    /// Like `crash_component`; with `drop_runtime_calls` (the whole node is
+    /// gone) its runtime calls in flight vanish too, otherwise they complete
+    /// unanswered, as containerd finishes a call whose kubelet died.
+    fn crash_component_with(&mut self, id: usize, drop_runtime_calls: bool) {
         let slot = &mut self.slots[id];
         if !slot.up {
             return;
@@ -415,7 +584,8 @@ impl World {
         let mut kept = EventQueue::with_capacity(pending.len());
         let mut pending = pending;
         while let Some((t, ev)) = pending.pop() {
-            let mine = matches!(&ev, Ev::Deliver { comp, .. } | Ev::Timer { comp, .. } | Ev::Response { comp, .. } | Ev::Start(comp) if *comp as usize == id);
+            let mine = matches!(&ev, Ev::Deliver { comp, .. } | Ev::Timer { comp, .. } | Ev::Response { comp, .. } | Ev::Start(comp) if *comp as usize == id)
+                || (drop_runtime_calls && matches!(&ev, Ev::RuntimeDone { comp, .. } if *comp as usize == id));
             if mine {
                 self.work_pending -= 1;
             } else {
@@ -442,6 +612,9 @@ impl World {
     }
 
     fn deliver(&mut self, id: CompId, event: WatchEvent) {
+        if self.partitioned(id as usize) {
+            return;
+        }
         let slot = &mut self.slots[id as usize];
         let kind = event.object.kind();
         if let Some(entry) = slot.last_revision.iter_mut().find(|(k, _)| *k == kind) {
@@ -563,7 +736,60 @@ impl World {
             }
             Action::CrashNode(node) => {
                 let id = self.kubelet_of(&node)?;
+                self.crash_component_with(id, true);
+                if let Some((rt, _)) = self.runtimes.get_mut(node.as_str()) {
+                    rt.wipe();
+                }
+            }
+            Action::StopKubelet(node) => {
+                let id = self.kubelet_of(&node)?;
                 self.crash_component(id);
+            }
+            Action::StartKubelet(node) => {
+                let id = self.kubelet_of(&node)?;
+                self.restart_component(id);
+            }
+            Action::Partition { components, duration } => {
+                for id in self.components_named(&components)? {
+                    self.slots[id].net.partition = Some(duration.map(|d| now + d));
+                    if let Some(d) = duration {
+                        self.push(now + d, Ev::NetHeal(id as CompId));
+                    }
+                }
+            }
+            Action::HealPartitions => {
+                for id in 0..self.slots.len() {
+                    if self.slots[id].net.partition.is_some() {
+                        self.net_heal(id, true);
+                    }
+                }
+            }
+            Action::LinkDelay { components, latency, duration } => {
+                for id in self.components_named(&components)? {
+                    self.slots[id].net.delay = Some((latency.clone(), now + duration));
+                    self.push(now + duration, Ev::NetHeal(id as CompId));
+                }
+            }
+            Action::LinkLoss { components, probability, duration } => {
+                for id in self.components_named(&components)? {
+                    self.slots[id].net.loss = Some((probability, now + duration));
+                    self.push(now + duration, Ev::NetHeal(id as CompId));
+                }
+            }
+            Action::StaleCache { component, lag, duration } => {
+                for id in self.components_named(&[component])? {
+                    self.slots[id].net.stale = Some((lag, now + duration));
+                    self.push(now + duration, Ev::NetHeal(id as CompId));
+                }
+            }
+            Action::CrashContainers { namespace, selector, exit_code } => {
+                let nodes: Vec<Arc<str>> = self.runtimes.keys().cloned().collect();
+                for node in nodes {
+                    let crashed = self.runtimes.get_mut(&node).map(|(rt, _)| rt.crash_matching(now, namespace.as_deref(), &selector, exit_code)).unwrap_or_default();
+                    for c in crashed {
+                        self.container_exited(&node, c);
+                    }
+                }
             }
             Action::RestartNode(node) => {
                 let id = self.kubelet_of(&node)?;
@@ -603,6 +829,35 @@ impl World {
             self.violations.push(v);
         }
         self.check_outcomes.push(outcome);
+    }
+
+    fn run_liveness(&mut self) {
+        let mut objects = Vec::new();
+        for kind in crate::check::liveness::KINDS {
+            objects.extend(self.api.list(kind, None).map(|(o, _)| o).unwrap_or_default());
+        }
+        let problems = crate::check::liveness::problems(self.now, objects.iter());
+        let next = self.now + std::time::Duration::from_secs(1);
+        if !problems.is_empty() && next <= self.liveness_deadline {
+            self.push(next, Ev::Liveness);
+            return;
+        }
+        let actor = self.scenario_actor.clone();
+        let empty = self.empty.clone();
+        let detail = if problems.is_empty() { "liveness ok".to_string() } else { format!("liveness FAILED: {}", problems.join("; ")) };
+        self.rec(TraceKind::Check, actor, empty, 0, Arc::from(detail));
+        if !problems.is_empty() {
+            let shown: Vec<String> = problems.iter().take(5).cloned().collect();
+            let more = if problems.len() > 5 { format!(" (and {} more)", problems.len() - 5) } else { String::new() };
+            let v = Violation {
+                check: "liveness".into(),
+                t: self.now,
+                event_index: self.trace.len(),
+                message: format!("the cluster is not whole by the liveness deadline: {}{more}", shown.join("; ")),
+                objects: vec![],
+            };
+            self.violations.push(v);
+        }
     }
 
     fn compact(&mut self) {
@@ -700,13 +955,18 @@ impl World {
                 let down = self.etcd_down_until.is_some_and(|u| self.now < u);
                 let result = if down { Err(ApiError::Storage("etcdserver: request timed out".into())) } else { self.execute(op) };
                 self.fan_out();
+                let extra = self.link_extra(comp as usize);
                 let slot = &mut self.slots[comp as usize];
-                let back = self.timing.api_latency.sample(&mut slot.api_rng);
+                let back = self.timing.api_latency.sample(&mut slot.api_rng) + extra;
                 self.push(self.now + back, Ev::Response { comp, id, target, result });
             }
-            Ev::Response { comp, id, target, result } => {
+            Ev::Response { comp, id, target, mut result } => {
                 if !self.slots[comp as usize].up {
                     return;
+                }
+                if self.partitioned(comp as usize) && result.is_ok() {
+                    // Committed, but the answer is lost on the way back.
+                    result = Err(ApiError::Storage("request timed out: the API server is unreachable".into()));
                 }
                 let slot = &mut self.slots[comp as usize];
                 slot.inflight.remove(&id);
@@ -728,10 +988,91 @@ impl World {
             Ev::Action(i) => self.run_action(i),
             Ev::Check(i) => self.run_check(i),
             Ev::Compact => self.compact(),
+            Ev::RuntimeDone { comp, id, op } => self.runtime_done(comp, id, op),
+            Ev::NetHeal(comp) => self.net_heal(comp as usize, false),
+            Ev::Liveness => self.run_liveness(),
+            Ev::ContainerExit { node, planned } => {
+                let info = self.runtimes.get_mut(&node).and_then(|(rt, _)| rt.exit(self.now, &planned));
+                if let Some(info) = info {
+                    self.container_exited(&node, info);
+                }
+            }
             Ev::Sample => {
                 self.observer.sample(self.now, self.trace.len());
                 self.push(self.now + self.timing.metrics_interval.0, Ev::Sample);
             }
+        }
+    }
+
+    fn runtime_done(&mut self, comp: CompId, id: RequestId, op: RuntimeOp) {
+        let Some(node) = self.slots[comp as usize].node_scope.clone() else { return };
+        let node: Arc<str> = Arc::from(node.as_str());
+        let Some((rt, rng)) = self.runtimes.get_mut(&node) else { return };
+        let verb = op.verb();
+        let started = match &op {
+            RuntimeOp::StartContainer { container } => Some(container.clone()),
+            _ => None,
+        };
+        let (result, planned) = rt.apply(self.now, op, rng);
+        let detail: Arc<str> = match &result {
+            Ok(_) => Arc::from(format!("{verb} ok")),
+            Err(e) => Arc::from(format!("{verb}: {e}")),
+        };
+        let name = self.slots[comp as usize].name.clone();
+        let obj: Arc<str> = Arc::from(started.as_deref().unwrap_or(""));
+        self.rec(TraceKind::RuntimeDone, name, obj, 0, detail);
+        if let Some(p) = planned {
+            let at = p.at;
+            self.push(at, Ev::ContainerExit { node: node.clone(), planned: p });
+        }
+        if started.is_some() && result.is_ok() {
+            self.check_runtime_invariants(&node);
+        }
+        self.call(comp, Input::RuntimeResult { id, result });
+    }
+
+    fn container_exited(&mut self, node: &Arc<str>, info: crate::runtime::ContainerInfo) {
+        let empty = self.empty.clone();
+        let detail = Arc::from(format!("exited {} {}", info.exit_code, info.reason));
+        self.rec(TraceKind::ContainerExit, node.clone(), Arc::from(info.id.as_str()), 0, detail);
+        if let Ok(id) = self.kubelet_of(node) {
+            let _ = empty;
+            self.call(id as CompId, Input::RuntimeEvent(ContainerExit { container: info }));
+        }
+    }
+
+    /// After a container starts on `node`: no pod runs on two nodes at once
+    /// (by namespace/name, the identity a StatefulSet relies on), and no
+    /// container runs twice in one pod.
+    fn check_runtime_invariants(&mut self, node: &Arc<str>) {
+        let Some((rt, _)) = self.runtimes.get(node) else { return };
+        let mut found = Vec::new();
+        for (pod_uid, container) in rt.duplicate_containers() {
+            found.push(("duplicate-container", format!("container {container} of pod uid {pod_uid} runs twice on {node}"), vec![format!("uid {pod_uid}")]));
+        }
+        let here: Vec<(String, String)> = rt.running_pods().iter().map(|p| (format!("{}/{}", p.namespace, p.name), p.uid.clone())).collect();
+        for (key, uid) in here {
+            if self.double_run_reported.contains(&key) {
+                continue;
+            }
+            for (other, (ort, _)) in &self.runtimes {
+                if other == node {
+                    continue;
+                }
+                if let Some(p) = ort.running_pods().into_iter().find(|p| format!("{}/{}", p.namespace, p.name) == key) {
+                    found.push((
+                        "one-running-instance",
+                        format!("pod {key} runs on {node} (uid {uid}) and on {other} (uid {})", p.uid),
+                        vec![format!("pods/{key}"), format!("nodes/{node}"), format!("nodes/{other}")],
+                    ));
+                    self.double_run_reported.insert(key.clone());
+                    break;
+                }
+            }
+        }
+        for (check, message, objects) in found {
+            let v = Violation { check: check.into(), t: self.now, event_index: self.trace.len(), message, objects };
+            self.violations.push(v);
         }
     }
 

@@ -335,6 +335,7 @@ impl Component for DeploymentController {
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced | Input::Timer { .. } => {
                 for d in view.list(Kind::Deployment) {
                     self.queue.add((d.meta().namespace.clone(), d.meta().name.clone()));

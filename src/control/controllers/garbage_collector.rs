@@ -227,6 +227,7 @@ impl Component for GarbageCollector {
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
                 let objs: Vec<Object> = self.watched_kinds().into_iter().flat_map(|k| view.list(k).cloned().collect::<Vec<_>>()).collect();
                 for o in &objs {

@@ -181,6 +181,7 @@ impl Component for ReplicaSetController {
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
                 for rs in view.list(Kind::ReplicaSet) {
                     self.queue.add((rs.meta().namespace.clone(), rs.meta().name.clone()));

@@ -131,6 +131,7 @@ impl Component for TaintEvictionController {
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
                 let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.is_bound()).cloned().collect();
                 for p in &pods {

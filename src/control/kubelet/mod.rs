@@ -1,32 +1,42 @@
 //! The kubelet, one per simulated node. It watches only the pods bound to
-//! its node (the `spec.nodeName` field selector real kubelets use) and:
-//! - starts each pod after a sampled start latency: phase Running,
-//!   startTime, container statuses, and the PodScheduled / Initialized /
-//!   ContainersReady / Ready conditions, written through pods/status;
-//! - finishes graceful deletion: once a pod carries a deletionTimestamp its
-//!   containers stop after a sampled stop time (never past the grace period),
-//!   then the kubelet deletes the pod with grace 0, as its status manager does.
+//! its node (the `spec.nodeName` field selector real kubelets use) and drives
+//! a container runtime through the CRI-shaped `RuntimeOp`s, the way the real
+//! kubelet's pod workers do (`syncPod`, one operation batch per pod at a time):
 //!
+//! - admission: a pod that does not fit (resources, pod count, node selector
+//!   or affinity, an untolerated NoExecute taint) is rejected: phase Failed;
+//! - start: sandbox, image pull (cached per node), create and start each
+//!   container; status through pods/status (phase by upstream `getPhase`,
+//!   container states, restart counts, Ready / ContainersReady conditions);
+//! - readiness and liveness probes on their schedule (initialDelaySeconds,
+//!   periodSeconds, success/failure thresholds); a failed liveness probe
+//!   kills the container;
+//! - restartPolicy Always / OnFailure / Never, with CrashLoopBackOff;
+//! - graceful termination: a pod with a deletionTimestamp has its containers
+//!   stopped with its grace period, its sandbox stopped and removed, then the
+//!   kubelet deletes it with grace 0, as its status manager does;
+//! - after a restart it lists the runtime before anything else and adopts
+//!   what belongs to its pods; containers of pods it no longer has are killed
+//!   and removed (no duplicates, no orphans);
 //! - heartbeats: renews its Lease in kube-node-lease every 10 s (duration
 //!   40 s), and posts node status (Ready=True, lastHeartbeatTime) when it
 //!   changes or every 5 minutes (`nodeStatusReportFrequency`).
-//!
-//! The control-loop issue extends this with a container runtime, probes and
-//! restart policies.
 
-use rand_chacha::ChaCha8Rng;
-use std::collections::BTreeMap;
+pub mod admission;
+pub mod backoff;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::api::{DeleteOptions, WatchEventType};
+use crate::control::scheduler::resources::{Resource, pod_requests};
 use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
-use crate::model::pod::{ContainerStatus, PHASE_RUNNING, Pod};
+use crate::model::pod::{Container, ContainerStatus, PHASE_RUNNING, Pod, Probe};
 use crate::model::{Kind, Object, ObjectRef};
-use crate::sim::latency::Latency;
+use crate::runtime::{ContainerExit, ContainerInfo, ContainerState, PodIdentity, ProbeKind, RuntimeError, RuntimeOp, RuntimeReply};
 use crate::time::SimTime;
-
-type Key = (String, String);
+use backoff::CrashLoopBackoff;
 
 pub const LEASE_NAMESPACE: &str = "kube-node-lease";
 pub const LEASE_DURATION_S: i32 = 40;
@@ -34,51 +44,134 @@ pub const LEASE_DURATION_S: i32 = 40;
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Node status is posted at least this often even when unchanged.
 pub const NODE_STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
-const HEARTBEAT_TOKEN: u64 = u64::MAX;
+/// The default terminationGracePeriodSeconds.
+const DEFAULT_GRACE_S: i64 = 30;
+/// How soon a failed write or runtime call is retried.
+const RETRY: Duration = Duration::from_secs(1);
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Step {
-    Start,
-    Remove,
+pub const PHASE_PENDING: &str = "Pending";
+pub const PHASE_SUCCEEDED: &str = "Succeeded";
+pub const PHASE_FAILED: &str = "Failed";
+
+#[derive(Clone, Debug)]
+enum Wake {
+    Heartbeat,
+    Sync(String),
+    Probe { uid: String, container: String, kind: ProbeKind },
+}
+
+enum ApiWrite {
+    Heartbeat,
+    Status(String),
+    ConfirmDelete(String),
+}
+
+/// What the kubelet knows of one pod's sandbox and containers.
+#[derive(Default)]
+struct PodWorker {
+    namespace: String,
+    name: String,
+    uid: String,
+    requests: Resource,
+    grace_s: i64,
+    sandbox: Option<String>,
+    sandbox_ready: bool,
+    /// The current attempt of each container, by name.
+    containers: BTreeMap<String, ContainerInfo>,
+    /// The previous attempt's end, by name (status lastState).
+    last_terminated: BTreeMap<String, ContainerInfo>,
+    restarts: BTreeMap<String, u32>,
+    /// Readiness by container id, and consecutive probe results (successes, failures).
+    ready: BTreeMap<String, bool>,
+    probe_runs: BTreeMap<(String, bool), (i32, i32)>,
+    /// Runtime operations in flight for this pod.
+    inflight: u32,
+    status_inflight: bool,
+    delete_sent: bool,
+    /// Rejected at admission: (reason, message).
+    rejected: Option<(String, String)>,
+    /// A sync is already planned for this time.
+    sync_at: Option<SimTime>,
+}
+
+impl PodWorker {
+    fn running(&self) -> impl Iterator<Item = &ContainerInfo> {
+        self.containers.values().filter(|c| c.state == ContainerState::Running)
+    }
 }
 
 pub struct Kubelet {
     node: String,
     name: String,
-    rng: ChaCha8Rng,
-    start_latency: Latency,
-    stop_latency: Latency,
-    /// Pending steps: (due, seq) → (pod, step).
-    steps: BTreeMap<(SimTime, u64), (Key, Step)>,
-    scheduled: BTreeMap<Key, Step>,
-    inflight: BTreeMap<RequestId, (Key, Step)>,
-    seq: u64,
     next_id: RequestId,
+    api_inflight: BTreeMap<RequestId, ApiWrite>,
+    /// Runtime calls in flight: id → the pod uid they serve (none for List).
+    rt_inflight: BTreeMap<RequestId, (Option<String>, RuntimeOp)>,
+    workers: BTreeMap<String, PodWorker>,
+    images: BTreeSet<String>,
+    runtime_synced: bool,
+    list_inflight: bool,
+    backoff: CrashLoopBackoff,
+    wakes: BTreeMap<u64, Wake>,
+    seq: u64,
     last_status_post: Option<SimTime>,
     heartbeat_due: Option<SimTime>,
+    restarted: u64,
+    rejected: u64,
+    orphans_killed: u64,
 }
 
 impl Kubelet {
-    pub fn new(node: &str, rng: ChaCha8Rng, start_latency: Latency, stop_latency: Latency) -> Kubelet {
+    pub fn new(node: &str) -> Kubelet {
         Kubelet {
             node: node.to_string(),
             name: format!("kubelet/{node}"),
-            rng,
-            start_latency,
-            stop_latency,
-            steps: BTreeMap::new(),
-            scheduled: BTreeMap::new(),
-            inflight: BTreeMap::new(),
-            seq: 0,
             next_id: 0,
+            api_inflight: BTreeMap::new(),
+            rt_inflight: BTreeMap::new(),
+            workers: BTreeMap::new(),
+            images: BTreeSet::new(),
+            runtime_synced: false,
+            list_inflight: false,
+            backoff: CrashLoopBackoff::default(),
+            wakes: BTreeMap::new(),
+            seq: 0,
             last_status_post: None,
             heartbeat_due: None,
+            restarted: 0,
+            rejected: 0,
+            orphans_killed: 0,
         }
     }
 
-    fn write(&mut self, op: WriteOp, out: &mut Vec<Effect>) {
+    fn api(&mut self, op: WriteOp, what: ApiWrite, out: &mut Vec<Effect>) {
         self.next_id += 1;
+        self.api_inflight.insert(self.next_id, what);
         out.push(Effect::Write { id: self.next_id, op });
+    }
+
+    fn runtime(&mut self, uid: Option<&str>, op: RuntimeOp, out: &mut Vec<Effect>) {
+        self.next_id += 1;
+        if let Some(w) = uid.and_then(|u| self.workers.get_mut(u)) {
+            w.inflight += 1;
+        }
+        self.rt_inflight.insert(self.next_id, (uid.map(str::to_string), op.clone()));
+        out.push(Effect::Runtime { id: self.next_id, op });
+    }
+
+    fn wake(&mut self, at: SimTime, what: Wake, out: &mut Vec<Effect>) {
+        self.seq += 1;
+        self.wakes.insert(self.seq, what);
+        out.push(Effect::WakeAt { at, token: self.seq });
+    }
+
+    fn sync_later(&mut self, uid: &str, at: SimTime, out: &mut Vec<Effect>) {
+        let Some(w) = self.workers.get_mut(uid) else { return };
+        if w.sync_at.is_some_and(|t| t <= at) {
+            return;
+        }
+        w.sync_at = Some(at);
+        self.wake(at, Wake::Sync(uid.to_string()), out);
     }
 
     /// Renews the Lease and posts node status if it changed or is due.
@@ -88,7 +181,7 @@ impl Kubelet {
             Some(l) => {
                 let mut renewed = l.clone();
                 renewed.spec.renew_time = ts;
-                self.write(WriteOp::Update(renewed.into()), out);
+                self.api(WriteOp::Update(renewed.into()), ApiWrite::Heartbeat, out);
             }
             None => {
                 let lease = crate::model::Lease {
@@ -102,7 +195,7 @@ impl Kubelet {
                     },
                     status: Default::default(),
                 };
-                self.write(WriteOp::Create(lease.into()), out);
+                self.api(WriteOp::Create(lease.into()), ApiWrite::Heartbeat, out);
             }
         }
         if let Some(node) = view.get(Kind::Node, "", &self.node).and_then(Object::as_node) {
@@ -124,86 +217,536 @@ impl Kubelet {
                     None => n.status.conditions.push(cond),
                 }
                 self.last_status_post = Some(now);
-                self.write(WriteOp::UpdateStatus(n.into()), out);
+                self.api(WriteOp::UpdateStatus(n.into()), ApiWrite::Heartbeat, out);
             }
         }
         let next = now + HEARTBEAT;
         self.heartbeat_due = Some(next);
-        out.push(Effect::WakeAt { at: next, token: HEARTBEAT_TOKEN });
+        self.wake(next, Wake::Heartbeat, out);
     }
 
-    fn plan(&mut self, key: Key, step: Step, at: SimTime, out: &mut Vec<Effect>) {
-        if self.scheduled.get(&key) == Some(&step) {
+    /// A pod bound here that the kubelet has not seen before: admit it or reject it.
+    fn adopt(&mut self, p: &Pod, view: &Cache) {
+        let uid = &p.metadata.uid;
+        // A finished pod needs nothing, unless it is being deleted (the kubelet confirms that).
+        if self.workers.contains_key(uid) || (p.is_terminal() && !p.metadata.is_deleting()) {
             return;
         }
-        self.seq += 1;
-        self.steps.insert((at, self.seq), (key.clone(), step));
-        self.scheduled.insert(key, step);
-        out.push(Effect::WakeAt { at, token: self.seq });
-    }
-
-    fn consider(&mut self, p: &Pod, now: SimTime, out: &mut Vec<Effect>) {
-        let key = (p.metadata.namespace.clone(), p.metadata.name.clone());
-        if p.metadata.is_deleting() {
-            if self.scheduled.get(&key) != Some(&Step::Remove) {
-                let grace = Duration::from_secs(p.metadata.deletion_grace_period_seconds.unwrap_or(0).max(0) as u64);
-                let stop = self.stop_latency.sample(&mut self.rng).min(grace);
-                self.plan(key, Step::Remove, now + stop, out);
-            }
-        } else if !p.is_terminal() && p.status.phase != PHASE_RUNNING && !self.scheduled.contains_key(&key) {
-            let at = now + self.start_latency.sample(&mut self.rng);
-            self.plan(key, Step::Start, at, out);
-        }
-    }
-
-    fn running(p: &Pod, now: SimTime) -> Pod {
-        let mut r = p.clone();
-        let ts = Some(Timestamp::from_sim(now));
-        r.status.phase = PHASE_RUNNING.into();
-        r.status.start_time = r.status.start_time.or(ts);
-        r.status.container_statuses = p
-            .spec
-            .containers
-            .iter()
-            .map(|c| ContainerStatus {
-                name: c.name.clone(),
-                ready: true,
-                restart_count: 0,
-                image: c.image.clone(),
-                started: Some(true),
-                state: Some(serde_json::json!({"running": {"startedAt": Timestamp::from_sim(now).to_string()}})),
-                ..Default::default()
-            })
-            .collect();
-        for t in ["Initialized", "ContainersReady", "Ready", "PodScheduled"] {
-            let cond = Condition { type_: t.into(), status: "True".into(), last_transition_time: ts, ..Default::default() };
-            match r.status.conditions.iter_mut().find(|c| c.type_ == t) {
-                Some(c) if c.status == "True" => {}
-                Some(c) => *c = cond,
-                None => r.status.conditions.push(cond),
-            }
-        }
-        r
-    }
-
-    fn perform(&mut self, key: Key, step: Step, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
-        self.scheduled.remove(&key);
-        let Some(p) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod) else { return };
-        if p.spec.node_name != self.node {
-            return;
-        }
-        let op = match step {
-            Step::Start if p.metadata.is_deleting() => return self.consider(p, now, out),
-            Step::Start => WriteOp::UpdateStatus(Self::running(p, now).into()),
-            Step::Remove => WriteOp::Delete {
-                target: ObjectRef::new(Kind::Pod, &key.0, &key.1),
-                options: DeleteOptions { grace_period_s: Some(0), precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() },
-            },
+        let mut w = PodWorker {
+            namespace: p.metadata.namespace.clone(),
+            name: p.metadata.name.clone(),
+            uid: uid.clone(),
+            requests: pod_requests(p, false),
+            grace_s: p.spec.termination_grace_period_seconds.unwrap_or(DEFAULT_GRACE_S),
+            ..Default::default()
         };
-        self.next_id += 1;
-        self.inflight.insert(self.next_id, (key, step));
-        out.push(Effect::Write { id: self.next_id, op });
+        if !p.metadata.is_deleting()
+            && let Some(node) = view.get(Kind::Node, "", &self.node).and_then(Object::as_node)
+        {
+            let mut used = Resource::default();
+            let mut count = 0;
+            for other in self.workers.values().filter(|o| o.rejected.is_none()) {
+                used.add(&other.requests);
+                count += 1;
+            }
+            if let Err(r) = admission::admit(p, node, &used, count) {
+                self.rejected += 1;
+                w.rejected = Some(r);
+            }
+        }
+        self.workers.insert(uid.clone(), w);
     }
+
+    /// The kubelet's `syncPod`: one step towards what the pod should be.
+    fn sync(&mut self, now: SimTime, uid: &str, view: &Cache, out: &mut Vec<Effect>) {
+        let Some(w) = self.workers.get_mut(uid) else { return };
+        if w.inflight > 0 {
+            return;
+        }
+        w.sync_at = None;
+        let pod = view.get(Kind::Pod, &w.namespace, &w.name).and_then(Object::as_pod).filter(|p| p.metadata.uid == uid && p.spec.node_name == self.node).cloned();
+        if let Some(p) = &pod {
+            w.grace_s = p.metadata.deletion_grace_period_seconds.or(p.spec.termination_grace_period_seconds).unwrap_or(DEFAULT_GRACE_S);
+        }
+        let stop = match &pod {
+            None => true,
+            Some(p) => p.metadata.is_deleting() || w.rejected.is_some() || p.is_terminal(),
+        };
+        if stop {
+            return self.sync_stop(now, uid, pod.as_ref(), out);
+        }
+        let Some(p) = pod else { return };
+        let w = self.workers.get_mut(uid).expect("worker");
+        let Some(sandbox) = w.sandbox.clone() else {
+            let identity = PodIdentity { namespace: p.metadata.namespace.clone(), name: p.metadata.name.clone(), uid: uid.to_string(), labels: p.metadata.labels.clone() };
+            return self.runtime(Some(uid), RuntimeOp::RunPodSandbox { pod: identity }, out);
+        };
+        if !w.sandbox_ready {
+            // The sandbox died under the pod: kill what is left and start over.
+            if w.running().next().is_none() {
+                return self.runtime(Some(uid), RuntimeOp::RemovePodSandbox { sandbox }, out);
+            }
+        }
+        let always = p.spec.restart_policy.is_empty() || p.spec.restart_policy == "Always";
+        let on_failure = p.spec.restart_policy == "OnFailure";
+        let mut ops: Vec<RuntimeOp> = Vec::new();
+        let mut retry_at: Option<SimTime> = None;
+        for c in &p.spec.containers {
+            match w.containers.get(&c.name) {
+                None if !self.images.contains(&c.image) => {
+                    if !ops.iter().any(|o| matches!(o, RuntimeOp::PullImage { image } if *image == c.image)) {
+                        ops.push(RuntimeOp::PullImage { image: c.image.clone() });
+                    }
+                }
+                None => ops.push(create_op(&sandbox, c, w.restarts.get(&c.name).copied().unwrap_or(0))),
+                Some(info) => match info.state {
+                    ContainerState::Created => ops.push(RuntimeOp::StartContainer { container: info.id.clone() }),
+                    ContainerState::Running => {}
+                    ContainerState::Exited => {
+                        if always || (on_failure && info.exit_code != 0) {
+                            let key = (uid.to_string(), c.name.clone());
+                            let finished = info.finished_at.unwrap_or(now);
+                            match self.backoff.wait_until(&key, now, finished) {
+                                Some(until) => retry_at = Some(retry_at.map_or(until, |r: SimTime| r.min(until))),
+                                None => {
+                                    self.backoff.next(key, finished);
+                                    ops.push(RuntimeOp::RemoveContainer { container: info.id.clone() });
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+        }
+        for op in ops {
+            self.runtime(Some(uid), op, out);
+        }
+        if let Some(at) = retry_at {
+            self.sync_later(uid, at, out);
+        }
+        self.write_status(now, uid, &p, view, out);
+    }
+
+    /// Stops a pod's containers (with its grace period), then its sandbox,
+    /// then removes them; a deleted pod is then confirmed with grace 0.
+    fn sync_stop(&mut self, now: SimTime, uid: &str, pod: Option<&Pod>, out: &mut Vec<Effect>) {
+        let w = self.workers.get_mut(uid).expect("worker");
+        let running: Vec<String> = w.running().map(|c| c.id.clone()).collect();
+        let grace = w.grace_s;
+        if !running.is_empty() {
+            if pod.is_none() {
+                self.orphans_killed += 1;
+            }
+            for id in running {
+                self.runtime(Some(uid), RuntimeOp::StopContainer { container: id, timeout_s: grace }, out);
+            }
+            return;
+        }
+        if let Some(sb) = w.sandbox.clone() {
+            if w.sandbox_ready {
+                return self.runtime(Some(uid), RuntimeOp::StopPodSandbox { sandbox: sb }, out);
+            }
+            // A finished pod keeps its stopped sandbox (and logs) until it is deleted.
+            if pod.is_none() || pod.is_some_and(|p| p.metadata.is_deleting()) {
+                return self.runtime(Some(uid), RuntimeOp::RemovePodSandbox { sandbox: sb }, out);
+            }
+        }
+        match pod {
+            None => {
+                self.workers.remove(uid);
+                self.backoff.forget_pod(uid);
+            }
+            Some(p) if p.metadata.is_deleting() => {
+                if !w.delete_sent {
+                    w.delete_sent = true;
+                    let op = WriteOp::Delete {
+                        target: ObjectRef::new(Kind::Pod, &p.metadata.namespace, &p.metadata.name),
+                        options: DeleteOptions { grace_period_s: Some(0), precondition_uid: Some(uid.to_string()), ..Default::default() },
+                    };
+                    self.api(op, ApiWrite::ConfirmDelete(uid.to_string()), out);
+                }
+            }
+            Some(p) => {
+                let p = p.clone();
+                self.write_status_terminal(now, uid, &p, out);
+            }
+        }
+    }
+
+    fn write_status_terminal(&mut self, now: SimTime, uid: &str, p: &Pod, out: &mut Vec<Effect>) {
+        let w = &self.workers[uid];
+        if w.status_inflight || p.is_terminal() {
+            return;
+        }
+        let mut next = p.clone();
+        let (reason, message) = w.rejected.clone().unwrap_or_default();
+        next.status.phase = PHASE_FAILED.into();
+        next.status.reason = reason;
+        next.status.message = message;
+        set_condition(&mut next.status.conditions, "Ready", false, now);
+        self.workers.get_mut(uid).expect("worker").status_inflight = true;
+        self.api(WriteOp::UpdateStatus(next.into()), ApiWrite::Status(uid.to_string()), out);
+    }
+
+    /// Writes the pod's status if what the runtime shows differs from it.
+    fn write_status(&mut self, now: SimTime, uid: &str, p: &Pod, _view: &Cache, out: &mut Vec<Effect>) {
+        let w = &self.workers[uid];
+        if w.status_inflight {
+            return;
+        }
+        let next = pod_status(now, p, w, &self.backoff);
+        if next.status == p.status {
+            return;
+        }
+        self.workers.get_mut(uid).expect("worker").status_inflight = true;
+        self.api(WriteOp::UpdateStatus(next.into()), ApiWrite::Status(uid.to_string()), out);
+    }
+
+    fn on_runtime_result(&mut self, now: SimTime, id: RequestId, result: Result<RuntimeReply, RuntimeError>, view: &Cache, out: &mut Vec<Effect>) {
+        let Some((uid, op)) = self.rt_inflight.remove(&id) else { return };
+        let Some(uid) = uid else {
+            if let (RuntimeOp::List, Ok(RuntimeReply::List { sandboxes, containers })) = (&op, result) {
+                self.list_inflight = false;
+                let running = self.adopt_runtime(sandboxes, containers, view);
+                self.runtime_synced = true;
+                // Probe state is not kept across restarts: probe adopted containers afresh.
+                for (uid, name, id) in running {
+                    self.schedule_probes(now, &uid, &name, &id, view, out);
+                }
+                self.sync_all(now, view, out);
+            } else {
+                self.list_inflight = false;
+                self.request_list(out);
+            }
+            return;
+        };
+        let Some(w) = self.workers.get_mut(&uid) else { return };
+        w.inflight = w.inflight.saturating_sub(1);
+        let mut failed = false;
+        match (op, result) {
+            (RuntimeOp::RunPodSandbox { .. }, Ok(RuntimeReply::Sandbox(sb))) => {
+                w.sandbox = Some(sb);
+                w.sandbox_ready = true;
+            }
+            (RuntimeOp::StopPodSandbox { .. }, Ok(_)) => {
+                w.sandbox_ready = false;
+                for c in w.containers.values_mut().filter(|c| c.state == ContainerState::Running) {
+                    c.state = ContainerState::Exited;
+                    c.finished_at = Some(now);
+                    c.exit_code = crate::runtime::fake::EXIT_SIGKILL;
+                }
+            }
+            (RuntimeOp::RemovePodSandbox { .. }, _) => {
+                w.sandbox = None;
+                w.sandbox_ready = false;
+                w.containers.clear();
+            }
+            (RuntimeOp::PullImage { image }, Ok(_)) => {
+                self.images.insert(image);
+            }
+            (RuntimeOp::CreateContainer { sandbox, name, image, attempt, .. }, Ok(RuntimeReply::Container(cid))) => {
+                let info = ContainerInfo {
+                    id: cid,
+                    sandbox,
+                    pod_uid: uid.clone(),
+                    name: name.clone(),
+                    image,
+                    attempt,
+                    state: ContainerState::Created,
+                    started_at: None,
+                    finished_at: None,
+                    exit_code: 0,
+                    reason: String::new(),
+                };
+                w.containers.insert(name, info);
+            }
+            (RuntimeOp::StartContainer { container }, Ok(_)) => {
+                if let Some(c) = w.containers.values_mut().find(|c| c.id == container) {
+                    c.state = ContainerState::Running;
+                    c.started_at = Some(now);
+                    let name = c.name.clone();
+                    self.schedule_probes(now, &uid, &name, &container, view, out);
+                }
+            }
+            (RuntimeOp::StopContainer { container, .. }, Ok(_)) => {
+                if let Some(c) = w.containers.values_mut().find(|c| c.id == container && c.state == ContainerState::Running) {
+                    c.state = ContainerState::Exited;
+                    c.finished_at = Some(now);
+                    c.exit_code = crate::runtime::fake::EXIT_SIGTERM;
+                    c.reason = "Error".into();
+                }
+            }
+            (RuntimeOp::RemoveContainer { container }, Ok(_)) => {
+                if let Some(name) = w.containers.iter().find(|(_, c)| c.id == container).map(|(n, _)| n.clone()) {
+                    let old = w.containers.remove(&name).expect("present");
+                    w.ready.remove(&old.id);
+                    *w.restarts.entry(name.clone()).or_default() += 1;
+                    w.last_terminated.insert(name, old);
+                    self.restarted += 1;
+                }
+            }
+            (RuntimeOp::Probe { .. }, _) => {}
+            (_, Err(RuntimeError::NotFound(_))) => {
+                // The runtime lost it (a node restart): forget and start over.
+                failed = true;
+                w.sandbox = None;
+                w.sandbox_ready = false;
+                w.containers.clear();
+            }
+            (_, _) => failed = true,
+        }
+        if failed {
+            return self.sync_later(&uid, now + RETRY, out);
+        }
+        self.sync(now, &uid, view, out);
+    }
+
+    /// After a restart: take over what the runtime holds for pods this node has.
+    fn adopt_runtime(&mut self, sandboxes: Vec<crate::runtime::SandboxInfo>, containers: Vec<ContainerInfo>, view: &Cache) -> Vec<(String, String, String)> {
+        let mut running = Vec::new();
+        for sb in sandboxes {
+            let uid = sb.pod.uid.clone();
+            if !self.workers.contains_key(&uid) {
+                let pod = view.get(Kind::Pod, &sb.pod.namespace, &sb.pod.name).and_then(Object::as_pod).filter(|p| p.metadata.uid == uid);
+                let w = PodWorker {
+                    namespace: sb.pod.namespace.clone(),
+                    name: sb.pod.name.clone(),
+                    uid: uid.clone(),
+                    requests: pod.map(|p| pod_requests(p, false)).unwrap_or_default(),
+                    grace_s: pod.and_then(|p| p.spec.termination_grace_period_seconds).unwrap_or(DEFAULT_GRACE_S),
+                    ..Default::default()
+                };
+                self.workers.insert(uid.clone(), w);
+            }
+            let w = self.workers.get_mut(&uid).expect("worker");
+            // Keep the newest sandbox; an older one of the same pod is stopped by a later sync.
+            w.sandbox = Some(sb.id.clone());
+            w.sandbox_ready = sb.ready;
+        }
+        let mut ordered = containers;
+        ordered.sort_by_key(|c| c.attempt);
+        for c in ordered {
+            if let Some(w) = self.workers.get_mut(&c.pod_uid) {
+                self.images.insert(c.image.clone());
+                w.restarts.insert(c.name.clone(), c.attempt);
+                if c.state == ContainerState::Running {
+                    running.push((c.pod_uid.clone(), c.name.clone(), c.id.clone()));
+                }
+                if let Some(prev) = w.containers.insert(c.name.clone(), c)
+                    && prev.state != ContainerState::Running
+                {
+                    w.last_terminated.insert(prev.name.clone(), prev);
+                }
+            }
+        }
+        running
+    }
+
+    fn schedule_probes(&mut self, now: SimTime, uid: &str, name: &str, container: &str, view: &Cache, out: &mut Vec<Effect>) {
+        let Some(w) = self.workers.get(uid) else { return };
+        let Some(spec) = container_spec(view, w, name) else { return };
+        for (probe, kind) in [(&spec.readiness_probe, ProbeKind::Readiness), (&spec.liveness_probe, ProbeKind::Liveness)] {
+            if let Some(p) = probe {
+                let at = now + Duration::from_secs(p.initial_delay_seconds.max(0) as u64);
+                self.wake(at, Wake::Probe { uid: uid.to_string(), container: container.to_string(), kind }, out);
+            }
+        }
+    }
+
+    fn run_probe(&mut self, uid: &str, container: &str, kind: ProbeKind, out: &mut Vec<Effect>) {
+        let Some(w) = self.workers.get(uid) else { return };
+        if !w.running().any(|c| c.id == container) {
+            return;
+        }
+        self.next_id += 1;
+        self.rt_inflight.insert(self.next_id, (None, RuntimeOp::Probe { container: container.to_string(), kind: kind.clone() }));
+        out.push(Effect::Runtime { id: self.next_id, op: RuntimeOp::Probe { container: container.to_string(), kind } });
+    }
+
+    fn on_probe(&mut self, now: SimTime, container: String, kind: ProbeKind, ok: bool, view: &Cache, out: &mut Vec<Effect>) {
+        let Some((uid, name)) = self.workers.iter().find_map(|(u, w)| w.running().find(|c| c.id == container).map(|c| (u.clone(), c.name.clone()))) else { return };
+        let Some(spec) = container_spec(view, &self.workers[&uid], &name) else { return };
+        let readiness = kind == ProbeKind::Readiness;
+        let Some(probe) = (if readiness { spec.readiness_probe.clone() } else { spec.liveness_probe.clone() }) else { return };
+        let w = self.workers.get_mut(&uid).expect("worker");
+        let runs = w.probe_runs.entry((container.clone(), readiness)).or_default();
+        if ok {
+            *runs = (runs.0 + 1, 0);
+        } else {
+            *runs = (0, runs.1 + 1);
+        }
+        let (succ, fail) = *runs;
+        let mut kill = false;
+        if readiness {
+            let was = w.ready.get(&container).copied().unwrap_or(false);
+            let now_ready = if was { fail < probe.failure_threshold } else { succ >= probe.success_threshold };
+            w.ready.insert(container.clone(), now_ready);
+        } else if fail >= probe.failure_threshold {
+            kill = true;
+        }
+        if kill {
+            // Liveness failed: the container is killed and restarted per its policy.
+            let grace = w.grace_s;
+            self.runtime(Some(&uid), RuntimeOp::StopContainer { container, timeout_s: grace }, out);
+            return;
+        }
+        let period = Duration::from_secs(probe.period_seconds.max(1) as u64);
+        self.wake(now + period, Wake::Probe { uid: uid.clone(), container, kind }, out);
+        self.sync(now, &uid, view, out);
+    }
+
+    fn on_exit(&mut self, now: SimTime, exit: ContainerExit, view: &Cache, out: &mut Vec<Effect>) {
+        let c = exit.container;
+        let uid = c.pod_uid.clone();
+        let Some(w) = self.workers.get_mut(&uid) else { return };
+        if let Some(known) = w.containers.get_mut(&c.name)
+            && known.id == c.id
+        {
+            w.ready.remove(&c.id);
+            *known = c;
+        }
+        self.sync(now, &uid, view, out);
+    }
+
+    fn request_list(&mut self, out: &mut Vec<Effect>) {
+        if self.list_inflight {
+            return;
+        }
+        self.list_inflight = true;
+        self.next_id += 1;
+        self.rt_inflight.insert(self.next_id, (None, RuntimeOp::List));
+        out.push(Effect::Runtime { id: self.next_id, op: RuntimeOp::List });
+    }
+
+    fn sync_all(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+        let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.spec.node_name == self.node).cloned().collect();
+        for p in &pods {
+            self.adopt(p, view);
+        }
+        let uids: Vec<String> = self.workers.keys().cloned().collect();
+        for uid in uids {
+            self.sync(now, &uid, view, out);
+        }
+    }
+}
+
+fn container_spec<'a>(view: &'a Cache, w: &PodWorker, name: &str) -> Option<&'a Container> {
+    let p = view.get(Kind::Pod, &w.namespace, &w.name).and_then(Object::as_pod).filter(|p| p.metadata.uid == w.uid)?;
+    p.spec.containers.iter().find(|c| c.name == name)
+}
+
+fn create_op(sandbox: &str, c: &Container, attempt: u32) -> RuntimeOp {
+    let mut command = c.command.clone();
+    command.extend(c.args.iter().cloned());
+    RuntimeOp::CreateContainer {
+        sandbox: sandbox.to_string(),
+        name: c.name.clone(),
+        image: c.image.clone(),
+        command,
+        memory_limit_bytes: c.resources.limits.get("memory").map(|q| q.value()),
+        attempt,
+    }
+}
+
+fn set_condition(conds: &mut Vec<Condition>, type_: &str, status: bool, now: SimTime) {
+    let s = if status { "True" } else { "False" };
+    match conds.iter_mut().find(|c| c.type_ == type_) {
+        Some(c) if c.status == s => {}
+        Some(c) => {
+            c.status = s.into();
+            c.last_transition_time = Some(Timestamp::from_sim(now));
+        }
+        None => conds.push(Condition { type_: type_.into(), status: s.into(), last_transition_time: Some(Timestamp::from_sim(now)), ..Default::default() }),
+    }
+}
+
+fn ts(t: Option<SimTime>) -> String {
+    t.map(|t| Timestamp::from_sim(t).to_string()).unwrap_or_default()
+}
+
+fn terminated_json(c: &ContainerInfo) -> serde_json::Value {
+    serde_json::json!({"terminated": {"exitCode": c.exit_code, "reason": c.reason, "startedAt": ts(c.started_at), "finishedAt": ts(c.finished_at), "containerID": c.id}})
+}
+
+fn probe_ready(probe: Option<&Probe>, w: &PodWorker, id: &str) -> bool {
+    probe.is_none() || w.ready.get(id).copied().unwrap_or(false)
+}
+
+/// The pod as its status should now read, from what the runtime shows.
+fn pod_status(now: SimTime, p: &Pod, w: &PodWorker, backoff: &CrashLoopBackoff) -> Pod {
+    let mut next = p.clone();
+    let s = &mut next.status;
+    let always = p.spec.restart_policy.is_empty() || p.spec.restart_policy == "Always";
+    let on_failure = p.spec.restart_policy == "OnFailure";
+    let (mut waiting, mut running, mut stopped, mut succeeded) = (0, 0, 0, 0);
+    let mut statuses = Vec::new();
+    for c in &p.spec.containers {
+        let restarts = w.restarts.get(&c.name).copied().unwrap_or(0) as i32;
+        let last = w.last_terminated.get(&c.name);
+        let mut cs = ContainerStatus { name: c.name.clone(), image: c.image.clone(), restart_count: restarts, last_state: last.map(terminated_json), ..Default::default() };
+        match w.containers.get(&c.name) {
+            Some(info) if info.state == ContainerState::Running => {
+                running += 1;
+                cs.container_id = info.id.clone();
+                cs.started = Some(true);
+                cs.ready = probe_ready(c.readiness_probe.as_ref(), w, &info.id);
+                cs.state = Some(serde_json::json!({"running": {"startedAt": ts(info.started_at)}}));
+            }
+            Some(info) if info.state == ContainerState::Exited => {
+                let restarting = always || (on_failure && info.exit_code != 0);
+                cs.container_id = info.id.clone();
+                cs.started = Some(false);
+                stopped += 1;
+                if restarting {
+                    // Upstream shows a container awaiting restart as waiting, its exit as lastState.
+                    let key = (w.uid.clone(), c.name.clone());
+                    let reason = if backoff.wait_until(&key, now, info.finished_at.unwrap_or(now)).is_some() { "CrashLoopBackOff" } else { "ContainerCreating" };
+                    cs.state = Some(serde_json::json!({"waiting": {"reason": reason}}));
+                    cs.last_state = Some(terminated_json(info));
+                } else {
+                    if info.exit_code == 0 {
+                        succeeded += 1;
+                    }
+                    cs.state = Some(terminated_json(info));
+                }
+            }
+            _ => {
+                cs.started = Some(false);
+                cs.state = Some(serde_json::json!({"waiting": {"reason": "ContainerCreating"}}));
+                if last.is_some() { stopped += 1 } else { waiting += 1 }
+            }
+        }
+        statuses.push(cs);
+    }
+    // kubelet_pods.go getPhase.
+    let phase = if waiting > 0 {
+        PHASE_PENDING
+    } else if running > 0 {
+        PHASE_RUNNING
+    } else if stopped > 0 {
+        if always {
+            PHASE_RUNNING
+        } else if stopped == succeeded {
+            PHASE_SUCCEEDED
+        } else if p.spec.restart_policy == "Never" {
+            PHASE_FAILED
+        } else {
+            PHASE_RUNNING
+        }
+    } else {
+        PHASE_PENDING
+    };
+    let all_ready = !statuses.is_empty() && statuses.iter().all(|c| c.ready);
+    s.phase = phase.into();
+    s.container_statuses = statuses;
+    if s.start_time.is_none() {
+        s.start_time = Some(Timestamp::from_sim(now));
+    }
+    set_condition(&mut s.conditions, "PodScheduled", true, now);
+    set_condition(&mut s.conditions, "Initialized", true, now);
+    set_condition(&mut s.conditions, "ContainersReady", all_ready, now);
+    set_condition(&mut s.conditions, "Ready", all_ready && phase == PHASE_RUNNING, now);
+    next
 }
 
 impl Component for Kubelet {
@@ -220,64 +763,86 @@ impl Component for Kubelet {
     }
 
     fn restart(&mut self) {
-        self.steps.clear();
-        self.scheduled.clear();
-        self.inflight.clear();
-        self.last_status_post = None;
-        self.heartbeat_due = None;
+        let node = self.node.clone();
+        *self = Kubelet::new(&node);
+    }
+
+    /// Only what is unusual, so a 100-node summary stays short.
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        [("container_restarts", self.restarted), ("pods_rejected", self.rejected), ("orphans_killed", self.orphans_killed)].into_iter().filter(|(_, v)| *v > 0).collect()
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
             Input::Synced => {
-                let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).cloned().collect();
-                for p in &pods {
-                    self.consider(p, now, out);
+                if self.runtime_synced {
+                    self.sync_all(now, view, out);
+                } else {
+                    self.request_list(out);
                 }
                 if self.heartbeat_due.is_none() {
                     self.heartbeat(now, view, out);
                 }
             }
             Input::Watch(ev) => {
-                if let Object::Pod(p) = &ev.object {
-                    if ev.type_ == WatchEventType::Deleted {
-                        self.scheduled.remove(&(p.metadata.namespace.clone(), p.metadata.name.clone()));
-                    } else {
-                        self.consider(p, now, out);
-                    }
+                let Object::Pod(p) = &ev.object else { return };
+                if !self.runtime_synced {
+                    return;
                 }
+                let uid = p.metadata.uid.clone();
+                if ev.type_ != WatchEventType::Deleted && p.spec.node_name == self.node {
+                    self.adopt(p, view);
+                }
+                self.sync(now, &uid, view, out);
             }
-            Input::Timer { token } => {
-                if token == HEARTBEAT_TOKEN && self.heartbeat_due.is_some_and(|d| d <= now) {
-                    self.heartbeat(now, view, out);
-                }
-                while let Some(entry) = self.steps.first_entry() {
-                    if entry.key().0 > now {
-                        break;
-                    }
-                    let (key, step) = entry.remove();
-                    if self.scheduled.get(&key) == Some(&step) {
-                        self.perform(key, step, now, view, out);
+            Input::Timer { token } => match self.wakes.remove(&token) {
+                Some(Wake::Heartbeat) if self.heartbeat_due.is_some_and(|d| d <= now) => self.heartbeat(now, view, out),
+                Some(Wake::Sync(uid)) => {
+                    if self.workers.get(&uid).is_some_and(|w| w.sync_at.is_some_and(|t| t <= now)) {
+                        self.sync(now, &uid, view, out);
                     }
                 }
+                Some(Wake::Probe { uid, container, kind }) => self.run_probe(&uid, &container, kind, out),
+                _ => {}
+            },
+            Input::WriteResult { id, result } => match self.api_inflight.remove(&id) {
+                Some(ApiWrite::Status(uid)) => {
+                    if let Some(w) = self.workers.get_mut(&uid) {
+                        w.status_inflight = false;
+                        if result.is_err() {
+                            self.sync_later(&uid, now + RETRY, out);
+                        } else {
+                            self.sync(now, &uid, view, out);
+                        }
+                    }
+                }
+                Some(ApiWrite::ConfirmDelete(uid)) => {
+                    if let Err(e) = result
+                        && !e.is_not_found()
+                        && let Some(w) = self.workers.get_mut(&uid)
+                    {
+                        w.delete_sent = false;
+                        self.sync_later(&uid, now + RETRY, out);
+                    }
+                }
+                _ => {}
+            },
+            Input::RuntimeResult { id, result } => {
+                if let Some((None, RuntimeOp::Probe { container, kind })) = self.rt_inflight.get(&id).cloned() {
+                    self.rt_inflight.remove(&id);
+                    let ok = matches!(result, Ok(RuntimeReply::Probe(true)));
+                    return self.on_probe(now, container, kind, ok, view, out);
+                }
+                self.on_runtime_result(now, id, result, view, out);
             }
-            Input::WriteResult { id, result } => {
-                if let Some((key, step)) = self.inflight.remove(&id)
-                    && let Err(e) = result
-                    && e.is_conflict()
-                    && let Some(p) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod).cloned()
-                {
-                    // A stale write: try again from the cache shortly.
-                    let _ = step;
-                    let at = now + Duration::from_millis(100);
-                    self.scheduled.remove(&key);
-                    if p.metadata.is_deleting() {
-                        self.plan(key, Step::Remove, at, out);
-                    } else {
-                        self.plan(key, Step::Start, at, out);
-                    }
+            Input::RuntimeEvent(exit) => {
+                if self.runtime_synced {
+                    self.on_exit(now, exit, view, out);
                 }
             }
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -361,6 +361,7 @@ impl Component for Scheduler {
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
                 self.last_flush = now;
                 for o in view.list(Kind::Namespace) {

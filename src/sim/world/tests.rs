@@ -45,6 +45,7 @@ impl Component for Labeler {
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
         let mut log = self.log.borrow_mut();
         match input {
+            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => log.push(format!("synced with {} pods", view.list(Kind::Pod).count())),
             Input::Watch(ev) => {
                 log.push(format!("{} {} rv{}", ev.type_.as_str(), ev.object.meta().name, ev.revision));

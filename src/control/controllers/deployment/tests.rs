@@ -24,7 +24,7 @@ fn fenceposts_follow_upstream_rounding() {
 }
 
 fn world() -> World {
-    let timing = TimingSpec { pod_start_latency: Latency::constant(Duration::from_secs(2)), ..TimingSpec::default() };
+    let timing = TimingSpec { pod_start_latency: Latency::constant(Duration::from_secs(2)), pod_stop_latency: Latency::constant(Duration::from_millis(500)), ..TimingSpec::default() };
     let mut w = World::new(3, SimTime::from_secs(3600), timing, false);
     for ns in ["default", "kube-node-lease"] {
         w.create_now(Namespace { metadata: ObjectMeta { name: ns.into(), ..Default::default() }, ..Default::default() }.into()).unwrap();
@@ -32,7 +32,7 @@ fn world() -> World {
     for n in ["n0", "n1", "n2"] {
         let node: crate::model::Node = serde_yaml::from_str(&format!("metadata: {{name: {n}, labels: {{kubernetes.io/hostname: {n}}}}}\nstatus: {{capacity: {{cpu: '8', memory: 16Gi, pods: '110'}}, conditions: [{{type: Ready, status: 'True'}}]}}")).unwrap();
         w.create_now(node.into()).unwrap();
-        w.add_component(Box::new(Kubelet::new(n, stream(3, n), Latency::constant(Duration::from_secs(2)), Latency::constant(Duration::from_millis(500)))));
+        w.add_component(Box::new(Kubelet::new(n)));
     }
     w.add_component(Box::new(Scheduler::new(Arc::new(SchedulerConfig::default_config()), stream(3, "scheduler"))));
     w.add_component(Box::new(ReplicaSetController::new()));
