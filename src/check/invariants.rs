@@ -8,7 +8,9 @@
 //!   taint it does not tolerate and that was on the node for longer than
 //!   `TAINT_SLACK` before the bind (a taint added while a bind was in flight
 //!   is a race real clusters have too);
-//! - `revision-order`: store revisions strictly increase.
+//! - `revision-order`: store revisions strictly increase;
+//! - `deployment-bounds` (deployment_bounds.rs) and `not-ready-before-grace` /
+//!   `early-eviction` (eviction_timing.rs).
 //!
 //! (Watch order per component is checked by the driver on delivery.)
 
@@ -26,8 +28,9 @@ use crate::time::SimTime;
 
 pub const TAINT_SLACK: Duration = Duration::from_secs(5);
 
-#[derive(Default)]
 pub struct Invariants {
+    deployment_bounds: super::deployment_bounds::DeploymentBounds,
+    eviction_timing: super::eviction_timing::EvictionTiming,
     nodes: BTreeMap<String, Node>,
     /// Pod key → (node, cpu milli, memory) while it counts against its node.
     placed: BTreeMap<String, (String, i64, i64)>,
@@ -42,10 +45,20 @@ fn violation(check: &str, now: SimTime, index: u64, message: String, objects: Ve
 
 impl Invariants {
     pub fn new() -> Invariants {
-        Invariants::default()
+        Invariants {
+            deployment_bounds: Default::default(),
+            eviction_timing: super::eviction_timing::EvictionTiming::new(),
+            nodes: BTreeMap::new(),
+            placed: BTreeMap::new(),
+            used: BTreeMap::new(),
+            last_revision: 0,
+        }
     }
 
-    pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, out: &mut Vec<Violation>) {
+    /// `actor` is the component whose write committed (or "scenario").
+    pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, actor: &str, out: &mut Vec<Violation>) {
+        self.deployment_bounds.observe(now, index, ev, out);
+        self.eviction_timing.observe(now, index, ev, actor, out);
         if ev.revision < self.last_revision {
             out.push(violation("revision-order", now, index, format!("revision {} committed after {}", ev.revision, self.last_revision), vec![]));
         }
@@ -157,28 +170,28 @@ mod tests {
         let mut inv = Invariants::new();
         let mut out = Vec::new();
         let t = SimTime::from_secs(100);
-        inv.observe(t, 0, &ev(WatchEventType::Added, node("[]"), 2), &mut out);
-        inv.observe(t, 1, &ev(WatchEventType::Added, pod("a", "n1", "600m"), 3), &mut out);
+        inv.observe(t, 0, &ev(WatchEventType::Added, node("[]"), 2), "scenario", &mut out);
+        inv.observe(t, 1, &ev(WatchEventType::Added, pod("a", "n1", "600m"), 3), "scenario", &mut out);
         assert!(out.is_empty());
-        inv.observe(t, 2, &ev(WatchEventType::Added, pod("b", "n1", "600m"), 4), &mut out);
+        inv.observe(t, 2, &ev(WatchEventType::Added, pod("b", "n1", "600m"), 4), "scenario", &mut out);
         assert_eq!(checks(&out), vec!["node-capacity"], "1.2 CPU on a 1 CPU node");
         out.clear();
-        inv.observe(t, 3, &ev(WatchEventType::Modified, pod("b", "n2", "600m"), 5), &mut out);
+        inv.observe(t, 3, &ev(WatchEventType::Modified, pod("b", "n2", "600m"), 5), "scenario", &mut out);
         assert_eq!(checks(&out), vec!["node-name-immutable"]);
         out.clear();
-        inv.observe(t, 4, &ev(WatchEventType::Modified, pod("a", "n1", "600m"), 3), &mut out);
+        inv.observe(t, 4, &ev(WatchEventType::Modified, pod("a", "n1", "600m"), 3), "scenario", &mut out);
         assert_eq!(checks(&out), vec!["revision-order"]);
         let mut inv = Invariants::new();
         out.clear();
-        inv.observe(t, 0, &ev(WatchEventType::Added, node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:00:10Z'}]"), 2), &mut out);
-        inv.observe(t, 1, &ev(WatchEventType::Added, pod("c", "", "100m"), 3), &mut out);
-        inv.observe(t, 2, &ev(WatchEventType::Modified, pod("c", "n1", "100m"), 4), &mut out);
+        inv.observe(t, 0, &ev(WatchEventType::Added, node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:00:10Z'}]"), 2), "scenario", &mut out);
+        inv.observe(t, 1, &ev(WatchEventType::Added, pod("c", "", "100m"), 3), "scenario", &mut out);
+        inv.observe(t, 2, &ev(WatchEventType::Modified, pod("c", "n1", "100m"), 4), "scenario", &mut out);
         assert_eq!(checks(&out), vec!["untolerated-taint-bind"], "taint added at 10 s, bind at 100 s");
         // A taint added just now (a bind already in flight) is a race, not a bug.
         let mut inv = Invariants::new();
         out.clear();
-        inv.observe(t, 0, &ev(WatchEventType::Added, node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:01:39Z'}]"), 2), &mut out);
-        inv.observe(t, 1, &ev(WatchEventType::Added, pod("c", "n1", "100m"), 3), &mut out);
+        inv.observe(t, 0, &ev(WatchEventType::Added, node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:01:39Z'}]"), 2), "scenario", &mut out);
+        inv.observe(t, 1, &ev(WatchEventType::Added, pod("c", "n1", "100m"), 3), "scenario", &mut out);
         assert!(out.is_empty(), "{out:?}");
     }
 }

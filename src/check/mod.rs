@@ -3,6 +3,8 @@
 //! find it again: virtual time, event index, objects involved.
 
 pub mod count;
+pub mod deployment_bounds;
+pub mod eviction_timing;
 pub mod invariants;
 pub mod liveness;
 

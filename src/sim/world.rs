@@ -147,6 +147,8 @@ pub struct World {
     /// (time, revision) of every commit: what a lagging cache serves.
     commit_times: Vec<(SimTime, Revision)>,
     liveness_deadline: SimTime,
+    /// Whose write is committing now (for invariants that care who acted).
+    actor: Arc<str>,
 }
 
 /// What a finished run produced.
@@ -205,6 +207,7 @@ impl World {
             net_rng: stream(seed, "network"),
             commit_times: Vec::new(),
             liveness_deadline: SimTime::ZERO,
+            actor: Arc::from("scenario"),
         }
     }
 
@@ -311,7 +314,8 @@ impl World {
             self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
             self.observer.observe(self.now, &ev);
             let index = self.trace.len();
-            self.invariants.observe(self.now, index, &ev, &mut self.violations);
+            let actor = self.actor.clone();
+            self.invariants.observe(self.now, index, &ev, &actor, &mut self.violations);
             let kind = ev.object.kind();
             if self.commit_times.last().is_none_or(|(_, r)| *r < ev.revision) {
                 self.commit_times.push((self.now, ev.revision));
@@ -954,7 +958,9 @@ impl World {
                 let target: Arc<str> = Arc::from(op.target().to_string());
                 let down = self.etcd_down_until.is_some_and(|u| self.now < u);
                 let result = if down { Err(ApiError::Storage("etcdserver: request timed out".into())) } else { self.execute(op) };
+                self.actor = self.slots[comp as usize].name.clone();
                 self.fan_out();
+                self.actor = self.scenario_actor.clone();
                 let extra = self.link_extra(comp as usize);
                 let slot = &mut self.slots[comp as usize];
                 let back = self.timing.api_latency.sample(&mut slot.api_rng) + extra;

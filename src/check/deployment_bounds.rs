@@ -1,0 +1,119 @@
+//! `deployment-bounds`: once the Deployment controller has observed a
+//! RollingUpdate Deployment's spec (observedGeneration = generation), the
+//! replicas it asks of its ReplicaSets stay within the rollout's fenceposts:
+//! at most `replicas + maxSurge` and at least `replicas - maxUnavailable`.
+
+use std::collections::BTreeMap;
+
+use super::Violation;
+use crate::api::{WatchEvent, WatchEventType};
+use crate::control::controllers::deployment::resolve_fenceposts;
+use crate::model::{Deployment, Object, ReplicaSet};
+use crate::time::SimTime;
+
+#[derive(Default)]
+pub struct DeploymentBounds {
+    deployments: BTreeMap<String, Deployment>,
+    replicasets: BTreeMap<String, ReplicaSet>,
+}
+
+impl DeploymentBounds {
+    pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, out: &mut Vec<Violation>) {
+        let owner = match &ev.object {
+            Object::Deployment(d) => {
+                let uid = d.metadata.uid.clone();
+                if ev.type_ == WatchEventType::Deleted {
+                    self.deployments.remove(&uid);
+                    return;
+                }
+                self.deployments.insert(uid.clone(), (**d).clone());
+                uid
+            }
+            Object::ReplicaSet(rs) => {
+                if ev.type_ == WatchEventType::Deleted {
+                    self.replicasets.remove(&rs.metadata.uid);
+                } else {
+                    self.replicasets.insert(rs.metadata.uid.clone(), (**rs).clone());
+                }
+                match rs.metadata.controller_ref() {
+                    Some(c) => c.uid.clone(),
+                    None => return,
+                }
+            }
+            _ => return,
+        };
+        let Some(d) = self.deployments.get(&owner) else { return };
+        let stable = d.status.observed_generation >= d.metadata.generation && !d.spec.paused && d.metadata.deletion_timestamp.is_none();
+        if !stable || d.spec.strategy.type_ == "Recreate" {
+            return;
+        }
+        let desired = d.spec.replicas.unwrap_or(1);
+        let ru = d.spec.strategy.rolling_update.as_ref();
+        let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+        let total: i32 = self
+            .replicasets
+            .values()
+            .filter(|rs| rs.metadata.deletion_timestamp.is_none() && rs.metadata.controller_ref().is_some_and(|c| c.uid == owner))
+            .map(|rs| rs.spec.replicas.unwrap_or(0))
+            .sum();
+        let name = format!("{}/{}", d.metadata.namespace, d.metadata.name);
+        let problem = if total > desired + surge {
+            Some(format!("deployment {name} asks its ReplicaSets for {total} replicas, above {desired} + maxSurge {surge}"))
+        } else if total < desired - unavailable {
+            Some(format!("deployment {name} asks its ReplicaSets for {total} replicas, below {desired} - maxUnavailable {unavailable}"))
+        } else {
+            None
+        };
+        if let Some(message) = problem {
+            out.push(Violation { check: "deployment-bounds".into(), t: now, event_index: index, message, objects: vec![format!("deployments/{name}")] });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::WatchEventType;
+    use std::sync::Arc;
+
+    fn ev(o: Object) -> WatchEvent {
+        WatchEvent { type_: WatchEventType::Modified, key: Arc::from(""), object: o, revision: 1 }
+    }
+
+    fn deployment() -> Deployment {
+        serde_yaml::from_str("metadata: {name: web, namespace: default, uid: d1, generation: 2}\nspec: {replicas: 10, strategy: {type: RollingUpdate, rollingUpdate: {maxSurge: 25%, maxUnavailable: 25%}}, selector: {matchLabels: {app: web}}, template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}}\nstatus: {observedGeneration: 2}").unwrap()
+    }
+
+    fn rs(name: &str, replicas: i32) -> Object {
+        let r: ReplicaSet = serde_yaml::from_str(&format!(
+            "metadata: {{name: {name}, namespace: default, uid: {name}, ownerReferences: [{{apiVersion: apps/v1, kind: Deployment, name: web, uid: d1, controller: true}}]}}\nspec: {{replicas: {replicas}, selector: {{matchLabels: {{app: web}}}}, template: {{metadata: {{labels: {{app: web}}}}, spec: {{containers: [{{name: c}}]}}}}}}"
+        ))
+        .unwrap();
+        r.into()
+    }
+
+    /// 10 replicas at 25 %: surge rounds up to 3, unavailable down to 2, so 8..=13.
+    #[test]
+    fn bounds_follow_the_fenceposts() {
+        for (old, new, ok) in [(10, 3, true), (10, 4, false), (5, 3, true), (4, 3, false), (0, 10, true)] {
+            let mut b = DeploymentBounds::default();
+            let mut out = Vec::new();
+            b.observe(SimTime::ZERO, 0, &ev(deployment().into()), &mut out);
+            b.observe(SimTime::ZERO, 1, &ev(rs("old", old)), &mut out);
+            out.clear();
+            b.observe(SimTime::ZERO, 2, &ev(rs("new", new)), &mut out);
+            assert_eq!(out.is_empty(), ok, "old {old} new {new}: {out:?}");
+        }
+    }
+
+    #[test]
+    fn an_unobserved_spec_is_not_judged() {
+        let mut d = deployment();
+        d.metadata.generation = 3;
+        let mut b = DeploymentBounds::default();
+        let mut out = Vec::new();
+        b.observe(SimTime::ZERO, 0, &ev(d.into()), &mut out);
+        b.observe(SimTime::ZERO, 1, &ev(rs("old", 30)), &mut out);
+        assert!(out.is_empty());
+    }
+}

@@ -1,0 +1,160 @@
+//! Eviction timing, from the store and who wrote to it:
+//!
+//! - `not-ready-before-grace`: the node lifecycle controller puts the
+//!   `unreachable` NoExecute taint on a node no sooner than the grace period
+//!   (50 s) after the node's last committed Lease renewal;
+//! - `early-eviction`: the taint-eviction controller deletes a pod no sooner
+//!   than its tolerationSeconds after the NoExecute taint was added.
+//!
+//! One second of slack absorbs write latency between decision and commit: a
+//! renewal that commits just before the taint, too late for the controller
+//! to have seen it, does not count.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::Violation;
+use crate::api::{WatchEvent, WatchEventType};
+use crate::control::controllers::node_lifecycle::TAINT_UNREACHABLE;
+use crate::control::controllers::{node_lifecycle, taint_eviction};
+use crate::control::kubelet::LEASE_NAMESPACE;
+use crate::model::node::TaintEffect;
+use crate::model::{Node, Object};
+use crate::time::SimTime;
+
+const SLACK: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct EvictionTiming {
+    nodes: BTreeMap<String, Node>,
+    /// Commit times of each node's last two Lease renewals (newest last).
+    last_renewal: BTreeMap<String, [SimTime; 2]>,
+    deleting: BTreeMap<String, bool>,
+    grace: Duration,
+}
+
+impl EvictionTiming {
+    pub fn new() -> EvictionTiming {
+        EvictionTiming { grace: node_lifecycle::NodeLifecycleConfig::default().grace_period, ..Default::default() }
+    }
+
+    pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, actor: &str, out: &mut Vec<Violation>) {
+        match &ev.object {
+            Object::Lease(l) if l.metadata.namespace == LEASE_NAMESPACE && ev.type_ != WatchEventType::Deleted => {
+                let r = self.last_renewal.entry(l.metadata.name.clone()).or_insert([now, now]);
+                *r = [r[1], now];
+            }
+            Object::Node(n) => {
+                let name = n.metadata.name.clone();
+                if ev.type_ == WatchEventType::Deleted {
+                    self.nodes.remove(&name);
+                    return;
+                }
+                let had = self.nodes.get(&name).is_some_and(|old| old.spec.taints.iter().any(|t| t.key == TAINT_UNREACHABLE && t.effect == TaintEffect::NoExecute));
+                let has = n.spec.taints.iter().any(|t| t.key == TAINT_UNREACHABLE && t.effect == TaintEffect::NoExecute);
+                if has && !had && actor == node_lifecycle::NAME
+                    && let Some(renewals) = self.last_renewal.get(&name)
+                    // A renewal committed within the slack is one the controller could not have seen yet.
+                    && let renewed = if now.since(renewals[1]) < SLACK { renewals[0] } else { renewals[1] }
+                    && now + SLACK < renewed + self.grace
+                {
+                    let message = format!("node {name} was tainted unreachable {:.1}s after its last Lease renewal, before the {}s grace period", now.since(renewed).as_secs_f64(), self.grace.as_secs());
+                    out.push(Violation { check: "not-ready-before-grace".into(), t: now, event_index: index, message, objects: vec![format!("nodes/{name}")] });
+                }
+                self.nodes.insert(name, (**n).clone());
+            }
+            Object::Pod(p) => {
+                let key = format!("{}/{}#{}", p.metadata.namespace, p.metadata.name, p.metadata.uid);
+                if ev.type_ == WatchEventType::Deleted {
+                    self.deleting.remove(&key);
+                    return;
+                }
+                let was = self.deleting.insert(key, p.metadata.is_deleting()).unwrap_or(false);
+                if was || !p.metadata.is_deleting() || actor != taint_eviction::NAME {
+                    return;
+                }
+                let Some(node) = self.nodes.get(&p.spec.node_name) else { return };
+                let Some(delay) = taint_eviction::eviction_delay(p, node) else { return };
+                let tainted = node.spec.taints.iter().filter(|t| t.effect == TaintEffect::NoExecute).filter_map(|t| t.time_added).map(|ts| ts.to_sim()).min();
+                if let Some(since) = tainted
+                    && now + SLACK < since + delay
+                {
+                    let message = format!(
+                        "pod {}/{} was evicted {:.1}s after {} was tainted, before its {}s toleration",
+                        p.metadata.namespace,
+                        p.metadata.name,
+                        now.since(since).as_secs_f64(),
+                        p.spec.node_name,
+                        delay.as_secs()
+                    );
+                    out.push(Violation { check: "early-eviction".into(), t: now, event_index: index, message, objects: vec![format!("pods/{}/{}", p.metadata.namespace, p.metadata.name)] });
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ev(o: Object) -> WatchEvent {
+        WatchEvent { type_: WatchEventType::Modified, key: Arc::from(""), object: o, revision: 1 }
+    }
+
+    fn tainted_node(added_s: u64) -> Object {
+        let ts = crate::model::meta::Timestamp::from_sim(SimTime::from_secs(added_s));
+        let n: Node = serde_yaml::from_str(&format!("metadata: {{name: n1}}\nspec: {{taints: [{{key: {TAINT_UNREACHABLE}, effect: NoExecute, timeAdded: '{ts}'}}]}}")).unwrap();
+        n.into()
+    }
+
+    fn lease() -> Object {
+        let l: crate::model::Lease = serde_yaml::from_str("metadata: {name: n1, namespace: kube-node-lease}").unwrap();
+        l.into()
+    }
+
+    #[test]
+    fn tainting_before_the_grace_period_is_caught() {
+        for (taint_at, ok) in [(50, true), (40, false)] {
+            let mut e = EvictionTiming::new();
+            let mut out = Vec::new();
+            e.observe(SimTime::from_secs(0), 0, &ev(lease()), "kubelet/n1", &mut out);
+            e.observe(SimTime::from_secs(taint_at), 1, &ev(tainted_node(taint_at)), node_lifecycle::NAME, &mut out);
+            assert_eq!(out.is_empty(), ok, "{out:?}");
+        }
+    }
+
+    /// The swarm found this race: a renewal commits a moment before the
+    /// taint the controller decided on without it. Not a violation.
+    #[test]
+    fn a_renewal_racing_the_taint_does_not_count() {
+        let mut e = EvictionTiming::new();
+        let mut out = Vec::new();
+        e.observe(SimTime::from_secs(0), 0, &ev(lease()), "kubelet/n1", &mut out);
+        e.observe(SimTime::from_millis(59_999), 1, &ev(lease()), "kubelet/n1", &mut out);
+        e.observe(SimTime::from_secs(60), 2, &ev(tainted_node(60)), node_lifecycle::NAME, &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn evicting_before_the_toleration_is_caught() {
+        let pod = |deleting: bool| {
+            let p: crate::model::Pod = serde_yaml::from_str(&format!(
+                "metadata:\n  name: p\n  namespace: default\n  uid: u1\n{}spec: {{nodeName: n1, containers: [{{name: c}}], tolerations: [{{key: {TAINT_UNREACHABLE}, operator: Exists, effect: NoExecute, tolerationSeconds: 300}}]}}",
+                if deleting { "  deletionTimestamp: '2025-01-01T00:10:00Z'\n" } else { "" }
+            ))
+            .unwrap();
+            Object::from(p)
+        };
+        for (evict_at, ok) in [(400, true), (399, true), (300, false)] {
+            let mut e = EvictionTiming::new();
+            let mut out = Vec::new();
+            e.observe(SimTime::from_secs(100), 0, &ev(tainted_node(100)), node_lifecycle::NAME, &mut out);
+            e.observe(SimTime::from_secs(110), 1, &ev(pod(false)), "scheduler", &mut out);
+            e.observe(SimTime::from_secs(evict_at), 2, &ev(pod(true)), taint_eviction::NAME, &mut out);
+            assert_eq!(out.is_empty(), ok, "at {evict_at}: {out:?}");
+        }
+    }
+}
