@@ -257,6 +257,12 @@ impl FakeRuntime {
         seen.into_iter().filter(|(_, n)| *n > 1).map(|((u, n), _)| (u.to_string(), n.to_string())).collect()
     }
 
+    /// The pod a container or sandbox belongs to.
+    pub fn pod_of(&self, id: &str) -> Option<&PodIdentity> {
+        let sandbox = self.containers.get(id).map_or(id, |c| c.sandbox.as_str());
+        self.sandboxes.get(sandbox).map(|s| &s.pod)
+    }
+
     pub fn container_count(&self) -> usize {
         self.containers.len()
     }

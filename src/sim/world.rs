@@ -324,7 +324,7 @@ impl World {
                 if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) || self.partitioned(id) {
                     continue;
                 }
-                let extra = self.link_extra(id);
+                let extra = self.link_extra(id) + self.stale_lag(id);
                 let slot = &mut self.slots[id];
                 let at = (self.now + self.timing.watch_latency.sample(&mut slot.watch_rng) + extra).max(slot.last_delivery);
                 slot.last_delivery = at;
@@ -485,22 +485,20 @@ impl World {
         }
     }
 
-    /// Extra one-way latency from link delay and a lagging cache.
+    /// Extra one-way latency on the component's link (link delay).
     fn link_extra(&mut self, id: usize) -> std::time::Duration {
-        let now = self.now;
-        let net = &self.slots[id].net;
-        let mut extra = std::time::Duration::ZERO;
-        if let Some((lat, until)) = &net.delay
-            && now < *until
-        {
-            extra += lat.sample(&mut self.net_rng);
+        match &self.slots[id].net.delay {
+            Some((lat, until)) if self.now < *until => lat.sample(&mut self.net_rng),
+            _ => std::time::Duration::ZERO,
         }
-        if let Some((lag, until)) = net.stale
-            && now < until
-        {
-            extra += lag;
+    }
+
+    /// How far behind the component's watch runs (a lagging API server cache).
+    fn stale_lag(&self, id: usize) -> std::time::Duration {
+        match self.slots[id].net.stale {
+            Some((lag, until)) if self.now < until => lag,
+            _ => std::time::Duration::ZERO,
         }
-        extra
     }
 
     fn lost(&mut self, id: usize) -> bool {
@@ -1015,23 +1013,35 @@ impl World {
         let node: Arc<str> = Arc::from(node.as_str());
         let Some((rt, rng)) = self.runtimes.get_mut(&node) else { return };
         let verb = op.verb();
-        let started = match &op {
-            RuntimeOp::StartContainer { container } => Some(container.clone()),
+        let subject = match &op {
+            RuntimeOp::StartContainer { container } | RuntimeOp::StopContainer { container, .. } | RuntimeOp::RemoveContainer { container } | RuntimeOp::Probe { container, .. } => Some(container.clone()),
+            RuntimeOp::StopPodSandbox { sandbox } | RuntimeOp::RemovePodSandbox { sandbox } => Some(sandbox.clone()),
             _ => None,
         };
+        let started = matches!(op, RuntimeOp::StartContainer { .. });
+        // Name the pod before the call (a removal forgets it).
+        let mut pod = subject.as_deref().and_then(|id| rt.pod_of(id)).map(|p| format!("pods/{}/{}", p.namespace, p.name));
         let (result, planned) = rt.apply(self.now, op, rng);
+        if pod.is_none() {
+            pod = match &result {
+                Ok(crate::runtime::RuntimeReply::Sandbox(id)) | Ok(crate::runtime::RuntimeReply::Container(id)) => rt.pod_of(id).map(|p| format!("pods/{}/{}", p.namespace, p.name)),
+                _ => None,
+            };
+        }
+        let subject = subject.unwrap_or_default();
         let detail: Arc<str> = match &result {
-            Ok(_) => Arc::from(format!("{verb} ok")),
+            Ok(_) if subject.is_empty() => Arc::from(format!("{verb} ok")),
+            Ok(_) => Arc::from(format!("{verb} ok {subject}")),
             Err(e) => Arc::from(format!("{verb}: {e}")),
         };
         let name = self.slots[comp as usize].name.clone();
-        let obj: Arc<str> = Arc::from(started.as_deref().unwrap_or(""));
+        let obj: Arc<str> = Arc::from(pod.unwrap_or_default());
         self.rec(TraceKind::RuntimeDone, name, obj, 0, detail);
         if let Some(p) = planned {
             let at = p.at;
             self.push(at, Ev::ContainerExit { node: node.clone(), planned: p });
         }
-        if started.is_some() && result.is_ok() {
+        if started && result.is_ok() {
             self.check_runtime_invariants(&node);
         }
         self.call(comp, Input::RuntimeResult { id, result });
@@ -1039,8 +1049,9 @@ impl World {
 
     fn container_exited(&mut self, node: &Arc<str>, info: crate::runtime::ContainerInfo) {
         let empty = self.empty.clone();
-        let detail = Arc::from(format!("exited {} {}", info.exit_code, info.reason));
-        self.rec(TraceKind::ContainerExit, node.clone(), Arc::from(info.id.as_str()), 0, detail);
+        let detail = Arc::from(format!("{} exited {} {}", info.id, info.exit_code, info.reason));
+        let pod = self.runtimes.get(node).and_then(|(rt, _)| rt.pod_of(&info.id)).map(|p| format!("pods/{}/{}", p.namespace, p.name)).unwrap_or_default();
+        self.rec(TraceKind::ContainerExit, node.clone(), Arc::from(pod), 0, detail);
         if let Ok(id) = self.kubelet_of(node) {
             let _ = empty;
             self.call(id as CompId, Input::RuntimeEvent(ContainerExit { container: info }));
