@@ -10,6 +10,7 @@ use crate::control::controllers::node_lifecycle::{NodeLifecycleConfig, NodeLifec
 use crate::control::controllers::replicaset::ReplicaSetController;
 use crate::control::controllers::taint_eviction::TaintEvictionController;
 use crate::control::kubelet::Kubelet;
+use crate::control::leader_election::LeaderElected;
 use crate::control::scheduler::component::Scheduler;
 use crate::control::scheduler::profile::SchedulerConfig;
 use crate::sim::rng::stream;
@@ -22,14 +23,30 @@ use crate::time::{SimTime, format_duration};
 /// The control plane a scenario runs with: the scheduler (with `config`) and
 /// the controllers. Later issues add more controllers and the kubelets here.
 pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerConfig>) -> Vec<Box<dyn Component>> {
-    let mut comps: Vec<Box<dyn Component>> = vec![
-        Box::new(Scheduler::new(config, stream(seed, "scheduler"))),
-        Box::new(ReplicaSetController::new()),
-        Box::new(DeploymentController::new()),
-        Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
-        Box::new(TaintEvictionController::new()),
-        Box::new(GarbageCollector::new()),
-    ];
+    let controllers = || -> Vec<Box<dyn Component>> {
+        vec![
+            Box::new(ReplicaSetController::new()),
+            Box::new(DeploymentController::new()),
+            Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
+            Box::new(TaintEvictionController::new()),
+            Box::new(GarbageCollector::new()),
+        ]
+    };
+    let replicas = scenario.control_plane_replicas;
+    let mut comps: Vec<Box<dyn Component>> = Vec::new();
+    if replicas <= 1 {
+        comps.push(Box::new(Scheduler::new(config, stream(seed, "scheduler"))));
+        comps.extend(controllers());
+    } else {
+        for r in 1..=replicas {
+            let name = format!("scheduler-{r}");
+            let scheduler = Box::new(Scheduler::new(config.clone(), stream(seed, &name)));
+            comps.push(Box::new(LeaderElected::new(&name, "kube-scheduler", vec![scheduler])));
+        }
+        for r in 1..=replicas {
+            comps.push(Box::new(LeaderElected::new(&format!("controller-manager-{r}"), "kube-controller-manager", controllers())));
+        }
+    }
     for n in &scenario.nodes {
         let name = &n.metadata.name;
         comps.push(Box::new(Kubelet::new(name)));

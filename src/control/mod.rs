@@ -16,6 +16,7 @@
 pub mod controllers;
 pub mod informer;
 pub mod kubelet;
+pub mod leader_election;
 pub mod scheduler;
 pub mod workqueue;
 

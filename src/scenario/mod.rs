@@ -65,6 +65,18 @@ pub enum Action {
 /// Control-plane components a scenario may crash and restart.
 pub const COMPONENTS: &[&str] = &["scheduler", "replicaset-controller", "deployment-controller", "node-lifecycle-controller", "taint-eviction-controller", "garbage-collector"];
 
+/// The control-plane components of a scenario by name: with one replica,
+/// the scheduler and each controller on its own (`COMPONENTS`); with more,
+/// leader-elected processes `scheduler-1`…, `controller-manager-1`….
+pub fn component_names(replicas: u32) -> Vec<String> {
+    if replicas <= 1 {
+        return COMPONENTS.iter().map(|s| s.to_string()).collect();
+    }
+    let mut out: Vec<String> = (1..=replicas).map(|r| format!("scheduler-{r}")).collect();
+    out.extend((1..=replicas).map(|r| format!("controller-manager-{r}")));
+    out
+}
+
 impl Action {
     /// A short label for the trace: `scale replicasets/default/web to 5`.
     pub fn describe(&self) -> String {
@@ -202,6 +214,8 @@ pub struct Scenario {
     pub runtime: std::sync::Arc<crate::runtime::model::RuntimeModel>,
     /// Faults drawn per seed (see `swarm`).
     pub swarm: Option<swarm::SwarmSpec>,
+    /// Replicas of the scheduler and the controller manager (leader-elected when above 1).
+    pub control_plane_replicas: u32,
     /// Liveness: from `.0` on, within `.1`, the cluster must be whole.
     pub liveness: Option<(Duration, Duration)>,
 }
@@ -213,6 +227,7 @@ struct Loader<'a> {
     warnings: Vec<Warning>,
     node_names: std::collections::BTreeSet<String>,
     node_labels: Vec<(String, crate::model::Labels)>,
+    components: Vec<String>,
 }
 
 fn key(k: &str) -> PathSeg {
@@ -321,7 +336,10 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new() };
+    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas) };
+    if raw.control_plane.replicas == 0 {
+        return Err(l.err(&[key("controlPlane"), key("replicas")], "replicas must be 1 or more"));
+    }
     if raw.kind != "Scenario" {
         return Err(l.err(&[key("kind")], format!("kind is {:?}; a scenario file must say `kind: Scenario`", raw.kind)));
     }
@@ -470,6 +488,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         checks,
         warnings: l.warnings,
         runtime: std::sync::Arc::new(raw.runtime),
+        control_plane_replicas: raw.control_plane.replicas,
         liveness,
         swarm: raw.swarm,
     })
@@ -547,8 +566,8 @@ fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Resul
     }
     for (field, r, crash) in [("crashComponent", &e.crash_component, true), ("restartComponent", &e.restart_component, false)] {
         if let Some(r) = r {
-            if !COMPONENTS.contains(&r.name.as_str()) {
-                return Err(l.err(&[path, &[key(field), key("name")]].concat(), format!("unknown component {:?}; expected one of {}", r.name, COMPONENTS.join(", "))));
+            if !l.components.contains(&r.name) {
+                return Err(l.err(&[path, &[key(field), key("name")]].concat(), format!("unknown component {:?}; expected one of {}", r.name, l.components.join(", "))));
             }
             return Ok(if crash { Action::CrashComponent(r.name.clone()) } else { Action::RestartComponent(r.name.clone()) });
         }
@@ -607,6 +626,7 @@ pub fn extra_actions(s: &Scenario, entries: &[serde_yaml::Value]) -> Result<Vec<
         warnings: Vec::new(),
         node_names: s.nodes.iter().map(|n| n.metadata.name.clone()).collect(),
         node_labels: s.nodes.iter().map(|n| (n.metadata.name.clone(), n.metadata.labels.clone())).collect(),
+        components: component_names(s.control_plane_replicas),
     };
     let mut out = Vec::new();
     for (i, v) in entries.iter().enumerate() {
@@ -677,11 +697,11 @@ fn fault_action(l: &Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Optio
 impl Loader<'_> {
     /// A control-plane component or `kubelet/<node>`.
     fn component_name(&self, name: &str, path: &[PathSeg]) -> Result<(), SourceError> {
-        let ok = COMPONENTS.contains(&name) || name.strip_prefix("kubelet/").is_some_and(|n| self.node_names.contains(n));
+        let ok = self.components.iter().any(|c| c == name) || name.strip_prefix("kubelet/").is_some_and(|n| self.node_names.contains(n));
         if ok {
             Ok(())
         } else {
-            Err(self.err(path, format!("unknown component {name:?}; expected one of {} or kubelet/<node>", COMPONENTS.join(", "))))
+            Err(self.err(path, format!("unknown component {name:?}; expected one of {} or kubelet/<node>", self.components.join(", "))))
         }
     }
 
@@ -704,8 +724,8 @@ impl Loader<'_> {
             out.extend(matched.into_iter().map(|n| format!("kubelet/{n}")));
         }
         for (i, c) in components.iter().enumerate() {
-            if !COMPONENTS.contains(&c.as_str()) {
-                return Err(self.err(&[path, &[key("components"), PathSeg::Index(i)]].concat(), format!("unknown component {c:?}; expected one of {}", COMPONENTS.join(", "))));
+            if !self.components.contains(c) {
+                return Err(self.err(&[path, &[key("components"), PathSeg::Index(i)]].concat(), format!("unknown component {c:?}; expected one of {}", self.components.join(", "))));
             }
             out.push(c.clone());
         }

@@ -34,6 +34,9 @@ pub struct ScenarioFile {
     pub checks: Vec<CheckSpec>,
     #[serde(default)]
     pub scheduler: Option<SchedulerSpec>,
+    /// Redundant schedulers and controller managers, leader-elected.
+    #[serde(default)]
+    pub control_plane: ControlPlaneSpec,
     /// How simulated containers behave, by image.
     #[serde(default)]
     pub runtime: crate::runtime::model::RuntimeModel,
@@ -215,6 +218,26 @@ pub struct TimelineEntry {
     /// Fault: a component is served by an API server whose cache lags behind.
     #[serde(default)]
     pub stale_cache: Option<StaleCacheSpec>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlPlaneSpec {
+    /// 1 (default): one scheduler and one of each controller, no election.
+    /// 2 or more: that many `scheduler-N` and `controller-manager-N`
+    /// processes, each set sharing a Lease in kube-system.
+    #[serde(default = "one")]
+    pub replicas: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Default for ControlPlaneSpec {
+    fn default() -> Self {
+        ControlPlaneSpec { replicas: 1 }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize)]

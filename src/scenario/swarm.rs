@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_yaml::{Mapping, Value};
 use std::time::Duration;
 
-use super::{COMPONENTS, Scenario};
+use super::{Scenario, component_names};
 use crate::model::LabelSelector;
 use crate::sim::latency::Latency;
 use crate::sim::rng::stream;
@@ -141,7 +141,7 @@ pub fn plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFaul
             let len = Duration::from_secs(f.duration.sample(&mut rng).as_secs().max(1));
             let heal = at + len;
             let nodes = if f.nodes.is_empty() { &all_nodes } else { &f.nodes };
-            let comps: Vec<String> = if f.components.is_empty() { COMPONENTS.iter().map(|s| s.to_string()).collect() } else { f.components.clone() };
+            let comps: Vec<String> = if f.components.is_empty() { component_names(scenario.control_plane_replicas) } else { f.components.clone() };
             let pick = |rng: &mut rand_chacha::ChaCha8Rng, from: &[String]| from[rng.random_range(0..from.len())].clone();
             let entries = match f.kind {
                 FaultKind::CrashNode | FaultKind::StopKubelet if nodes.is_empty() => continue,

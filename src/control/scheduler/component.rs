@@ -346,6 +346,16 @@ impl Component for Scheduler {
         vec![Kind::Namespace, Kind::Node, Kind::Pod, Kind::ReplicaSet]
     }
 
+    /// A new process: empty queues and snapshot (rebuilt from the relist),
+    /// the counters kept for the summary.
+    fn restart(&mut self) {
+        let stats = std::mem::take(&mut self.stats);
+        let next_id = self.next_id;
+        *self = Scheduler::new(self.config.clone(), self.rng.clone());
+        self.stats = stats;
+        self.next_id = next_id;
+    }
+
     fn stats(&self) -> Vec<(&'static str, u64)> {
         let s = &self.stats;
         vec![

@@ -1,0 +1,299 @@
+//! Leader election over a coordination.k8s.io Lease, as client-go's
+//! `leaderelection` package does it for kube-scheduler and
+//! kube-controller-manager: LeaseDuration 15 s, RenewDeadline 10 s,
+//! RetryPeriod 2 s.
+//!
+//! `LeaderElected` wraps the components one process runs (the scheduler; or
+//! the controllers of a controller manager). Every replica watches and caches
+//! all along, but its components only run while it holds the Lease:
+//! - a candidate tries every 2 s; it takes the Lease when there is none, or
+//!   when the holder's record has not changed for 15 s *by its own clock*
+//!   (client-go's observedTime — never the renewTime written by another);
+//! - the leader renews every 2 s; if no renewal has succeeded for 10 s it
+//!   stops leading (upstream the process exits; here its components restart
+//!   and it becomes a candidate again);
+//! - writes are compare-and-swap on resourceVersion, so two candidates
+//!   never both win one round.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{WatchEvent, WatchEventType};
+use crate::control::{Cache, Component, Effect, Input, WriteOp};
+use crate::model::lease::LeaseSpec;
+use crate::model::meta::Timestamp;
+use crate::model::{Kind, Lease, Object, ObjectMeta};
+use crate::time::SimTime;
+
+pub const LEASE_DURATION: Duration = Duration::from_secs(15);
+pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
+pub const LEASE_NAMESPACE: &str = "kube-system";
+
+/// Request ids and timer tokens of the election itself; the children's are
+/// tagged with their index in the bits below.
+const OWN: u64 = 1 << 63;
+const CHILD_SHIFT: u32 = 48;
+const CHILD_MASK: u64 = (1 << CHILD_SHIFT) - 1;
+
+pub struct LeaderElected {
+    name: String,
+    identity: String,
+    lease_name: String,
+    children: Vec<Box<dyn Component>>,
+    leader: bool,
+    /// The holder record last seen and when this replica first saw it.
+    observed: Option<(Option<String>, Option<Timestamp>, SimTime)>,
+    last_renewal: Option<SimTime>,
+    attempt_inflight: bool,
+    next_id: u64,
+    wake_due: Option<SimTime>,
+    acquisitions: u64,
+}
+
+impl LeaderElected {
+    /// `name` labels the replica (`scheduler-2`); `lease_name` is shared by
+    /// the replicas (`kube-scheduler`); the identity is the name.
+    pub fn new(name: &str, lease_name: &str, children: Vec<Box<dyn Component>>) -> LeaderElected {
+        LeaderElected {
+            name: name.to_string(),
+            identity: name.to_string(),
+            lease_name: lease_name.to_string(),
+            children,
+            leader: false,
+            observed: None,
+            last_renewal: None,
+            attempt_inflight: false,
+            next_id: 0,
+            wake_due: None,
+            acquisitions: 0,
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader
+    }
+
+    fn wake(&mut self, at: SimTime, out: &mut Vec<Effect>) {
+        if self.wake_due.is_some_and(|d| d <= at && d > SimTime::ZERO) {
+            return;
+        }
+        self.wake_due = Some(at);
+        out.push(Effect::WakeAt { at, token: OWN });
+    }
+
+    /// client-go's tryAcquireOrRenew, against the cached Lease.
+    fn try_acquire_or_renew(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+        if self.attempt_inflight {
+            return;
+        }
+        let ts = Some(Timestamp::from_sim(now));
+        let current = view.get(Kind::Lease, LEASE_NAMESPACE, &self.lease_name).and_then(Object::as_lease);
+        let op = match current {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta { name: self.lease_name.clone(), namespace: LEASE_NAMESPACE.into(), ..Default::default() },
+                    spec: LeaseSpec {
+                        holder_identity: Some(self.identity.clone()),
+                        lease_duration_seconds: Some(LEASE_DURATION.as_secs() as i32),
+                        acquire_time: ts,
+                        renew_time: ts,
+                        lease_transitions: Some(0),
+                    },
+                    status: Default::default(),
+                };
+                WriteOp::Create(lease.into())
+            }
+            Some(l) => {
+                let record = (l.spec.holder_identity.clone(), l.spec.renew_time);
+                if self.observed.as_ref().is_none_or(|(h, r, _)| (h, r) != (&record.0, &record.1)) {
+                    self.observed = Some((record.0.clone(), record.1, now));
+                }
+                let observed_at = self.observed.as_ref().map_or(now, |o| o.2);
+                let mine = l.spec.holder_identity.as_deref() == Some(self.identity.as_str());
+                let held = l.spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty());
+                if !mine && held && observed_at + LEASE_DURATION > now {
+                    return;
+                }
+                let mut next = l.clone();
+                next.spec.holder_identity = Some(self.identity.clone());
+                next.spec.lease_duration_seconds = Some(LEASE_DURATION.as_secs() as i32);
+                next.spec.renew_time = ts;
+                if !mine {
+                    next.spec.acquire_time = ts;
+                    next.spec.lease_transitions = Some(l.spec.lease_transitions.unwrap_or(0) + 1);
+                }
+                WriteOp::Update(next.into())
+            }
+        };
+        self.attempt_inflight = true;
+        self.next_id += 1;
+        out.push(Effect::Write { id: OWN | self.next_id, op });
+    }
+
+    fn become_leader(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+        self.leader = true;
+        self.acquisitions += 1;
+        // A process that wins the election starts its controllers afresh; their
+        // event handlers, registered on warm informers, see every object as added.
+        for (i, c) in self.children.iter_mut().enumerate() {
+            c.restart();
+            for kind in c.watched_kinds() {
+                let objects: Vec<Object> = view.list(kind).cloned().collect();
+                for object in objects {
+                    let revision = object.meta().revision();
+                    let ev = WatchEvent { type_: WatchEventType::Added, key: Arc::from(""), object, revision };
+                    Self::forward(i, c.as_mut(), now, Input::Watch(ev), view, out);
+                }
+            }
+            Self::forward(i, c.as_mut(), now, Input::Synced, view, out);
+        }
+    }
+
+    fn stop_leading(&mut self) {
+        self.leader = false;
+        for c in &mut self.children {
+            c.restart();
+        }
+    }
+
+    /// Runs one child and tags its effects with its index.
+    fn forward(i: usize, child: &mut dyn Component, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+        let mut inner = Vec::new();
+        child.handle(now, input, view, &mut inner);
+        let tag = (i as u64) << CHILD_SHIFT;
+        for e in inner {
+            out.push(match e {
+                Effect::Write { id, op } => Effect::Write { id: tag | id, op },
+                Effect::WakeAt { at, token } => Effect::WakeAt { at, token: tag | token },
+                Effect::Runtime { id, op } => Effect::Runtime { id: tag | id, op },
+            });
+        }
+    }
+
+    fn child_of(id: u64) -> (usize, u64) {
+        ((id >> CHILD_SHIFT) as usize, id & CHILD_MASK)
+    }
+}
+
+impl Component for LeaderElected {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn watched_kinds(&self) -> Vec<Kind> {
+        let mut kinds = vec![Kind::Lease];
+        for c in &self.children {
+            for k in c.watched_kinds() {
+                if !kinds.contains(&k) {
+                    kinds.push(k);
+                }
+            }
+        }
+        kinds
+    }
+
+    fn busy(&self) -> Option<String> {
+        if !self.leader {
+            return None;
+        }
+        let waits: Vec<String> = self.children.iter().filter_map(|c| c.busy().map(|w| format!("{}: {w}", c.name()))).collect();
+        (!waits.is_empty()).then(|| waits.join("; "))
+    }
+
+    fn restart(&mut self) {
+        self.stop_leading();
+        self.observed = None;
+        self.last_renewal = None;
+        self.attempt_inflight = false;
+        self.wake_due = None;
+    }
+
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        let mut s = vec![("leader_acquisitions", self.acquisitions)];
+        for c in &self.children {
+            s.extend(c.stats());
+        }
+        s
+    }
+
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+        match input {
+            Input::Synced => {
+                if self.leader {
+                    for (i, c) in self.children.iter_mut().enumerate() {
+                        Self::forward(i, c.as_mut(), now, Input::Synced, view, out);
+                    }
+                }
+                self.try_acquire_or_renew(now, view, out);
+                self.wake(now + RETRY_PERIOD, out);
+            }
+            Input::Timer { token } if token == OWN => {
+                self.wake_due = None;
+                if self.leader && self.last_renewal.is_some_and(|t| now.since(t) > RENEW_DEADLINE) {
+                    self.stop_leading();
+                }
+                self.try_acquire_or_renew(now, view, out);
+                self.wake(now + RETRY_PERIOD, out);
+            }
+            Input::WriteResult { id, result } if id & OWN != 0 => {
+                self.attempt_inflight = false;
+                match result {
+                    Ok(o) => {
+                        if let Some(l) = o.as_lease() {
+                            self.observed = Some((l.spec.holder_identity.clone(), l.spec.renew_time, now));
+                        }
+                        self.last_renewal = Some(now);
+                        if !self.leader {
+                            self.become_leader(now, view, out);
+                        }
+                    }
+                    Err(_) => {
+                        if self.leader && self.last_renewal.is_some_and(|t| now.since(t) > RENEW_DEADLINE) {
+                            self.stop_leading();
+                        }
+                    }
+                }
+            }
+            other => {
+                if !self.leader {
+                    return;
+                }
+                let (target, input) = match other {
+                    Input::Timer { token } => {
+                        let (i, t) = Self::child_of(token);
+                        (Some(i), Input::Timer { token: t })
+                    }
+                    Input::WriteResult { id, result } => {
+                        let (i, r) = Self::child_of(id);
+                        (Some(i), Input::WriteResult { id: r, result })
+                    }
+                    Input::RuntimeResult { id, result } => {
+                        let (i, r) = Self::child_of(id);
+                        (Some(i), Input::RuntimeResult { id: r, result })
+                    }
+                    other => (None, other),
+                };
+                match target {
+                    Some(i) => {
+                        if let Some(c) = self.children.get_mut(i) {
+                            Self::forward(i, c.as_mut(), now, input, view, out);
+                        }
+                    }
+                    None => {
+                        let kinds: Vec<Vec<Kind>> = self.children.iter().map(|c| c.watched_kinds()).collect();
+                        for (i, c) in self.children.iter_mut().enumerate() {
+                            let wanted = match &input {
+                                Input::Watch(ev) => kinds[i].contains(&ev.object.kind()),
+                                _ => true,
+                            };
+                            if wanted {
+                                Self::forward(i, c.as_mut(), now, input.clone(), view, out);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
