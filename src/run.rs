@@ -62,17 +62,22 @@ pub fn run_scenario(scenario: &Scenario, seed: u64, until: Duration, keep_trace:
 
 /// Like `run_scenario` with another scheduler configuration (for `compare`).
 pub fn run_scenario_with(scenario: &Scenario, seed: u64, until: Duration, keep_trace: bool, config: Arc<SchedulerConfig>, progress: &mut dyn FnMut(SimTime)) -> Result<RunOutcome, SimError> {
-    let planned;
-    let scenario = match &scenario.swarm {
-        Some(spec) => {
-            let plan = crate::scenario::swarm::plan(spec, scenario, seed);
-            planned = with_plan(scenario, spec, &plan).map_err(SimError::Setup)?;
-            &planned
-        }
-        None => scenario,
-    };
+    let explicit = explicit_scenario(scenario, seed).map_err(SimError::Setup)?;
+    let scenario = explicit.as_ref();
     let world = World::from_scenario(scenario, seed, SimTime::ZERO + until, default_components(scenario, seed, config), keep_trace)?;
     Ok(world.run(progress))
+}
+
+/// The scenario as seed `seed` runs it: a swarm's fault plan drawn and
+/// written into the timeline (for running and for the report).
+pub fn explicit_scenario(scenario: &Scenario, seed: u64) -> Result<std::borrow::Cow<'_, Scenario>, String> {
+    match &scenario.swarm {
+        Some(spec) => {
+            let plan = crate::scenario::swarm::plan(spec, scenario, seed);
+            Ok(std::borrow::Cow::Owned(with_plan(scenario, spec, &plan)?))
+        }
+        None => Ok(std::borrow::Cow::Borrowed(scenario)),
+    }
 }
 
 /// The scenario with a fault plan as explicit timeline entries, and

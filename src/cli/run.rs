@@ -32,7 +32,8 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
     let summary = summarize(&scenario, seed, until, &outcome, wall);
     let dir = out.unwrap_or_else(|| default_out(&scenario.name, seed));
     write_run(&dir, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write outputs: {e}") })?;
-    kubesim::report::output::write_report(&dir, &scenario, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write the report: {e}") })?;
+    let explicit = kubesim::run::explicit_scenario(&scenario, seed).map_err(CliError::input)?;
+    kubesim::report::output::write_report(&dir, &explicit, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write the report: {e}") })?;
     println!("scenario: {} ({})", summary.scenario, summary.scenario_path);
     println!("simulated: {} in {wall:.3}s wall, {} events", kubesim::time::format_duration(until), summary.events);
     let m = &summary.metrics;

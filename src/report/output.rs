@@ -139,9 +139,25 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
             let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartNode(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
             windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
         }
+        let from_s = a.at.as_secs_f64();
+        let lasting = |d: &std::time::Duration| (a.at + *d).as_secs_f64().min(end);
+        let short = |names: &[String]| if names.len() > 2 { format!("{} and {} more", names[..2].join(", "), names.len() - 2) } else { names.join(", ") };
         match &a.action {
-            Action::EtcdSlow { duration, .. } => windows.push(Window { from_s: a.at.as_secs_f64(), to_s: (a.at + *duration).as_secs_f64(), label: "etcd slow".into() }),
-            Action::EtcdUnavailable { duration } => windows.push(Window { from_s: a.at.as_secs_f64(), to_s: (a.at + *duration).as_secs_f64(), label: "etcd unavailable".into() }),
+            Action::EtcdSlow { duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: "etcd slow".into() }),
+            Action::EtcdUnavailable { duration } => windows.push(Window { from_s, to_s: lasting(duration), label: "etcd unavailable".into() }),
+            Action::StopKubelet(n) => {
+                let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::StartKubelet(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
+                windows.push(Window { from_s, to_s: back, label: format!("kubelet/{n} stopped") });
+            }
+            Action::Partition { components, duration } => {
+                let healed = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(b.action, Action::HealPartitions)).map(|b| b.at.as_secs_f64());
+                let to_s = duration.as_ref().map(lasting).or(healed).unwrap_or(end);
+                windows.push(Window { from_s, to_s, label: format!("{} cut off", short(components)) });
+            }
+            Action::LinkDelay { components, duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{} delayed", short(components)) }),
+            Action::LinkLoss { components, duration, probability } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{} losing {:.0}%", short(components), probability * 100.0) }),
+            Action::StaleCache { component, duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{component} stale") }),
+            Action::CrashContainers { .. } => windows.push(Window { from_s, to_s: from_s + 1.0, label: "containers crash".into() }),
             _ => {}
         }
         if let Action::CrashComponent(n) = &a.action {

@@ -59,10 +59,12 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
         let y0 = top + i as f64 * (ph + gap);
         let max = p.series.iter().flat_map(|(_, _, v)| v.iter().map(|(_, y)| *y)).fold(1.0f64, f64::max);
         let y = |v: f64| y0 + ph - ph * (v / max);
-        for wdw in windows {
-            s.push_str(&format!("<rect x=\"{:.1}\" y=\"{y0}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3d6d6\"/>\n", x(wdw.from_s), (x(wdw.to_s) - x(wdw.from_s)).max(1.0)));
+        for (k, wdw) in windows.iter().enumerate() {
+            s.push_str(&format!("<rect x=\"{:.1}\" y=\"{y0}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3d6d6\" fill-opacity=\"0.8\"/>\n", x(wdw.from_s), (x(wdw.to_s) - x(wdw.from_s)).max(1.0)));
             if i == 0 {
-                s.push_str(&format!("<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8a3030\">{}</text>\n", x(wdw.from_s) + 3.0, y0 + 11.0, esc(&wdw.label)));
+                // Labels step down in four rows so neighbouring windows stay readable.
+                let row = (k % 4) as f64;
+                s.push_str(&format!("<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8a3030\">{}</text>\n", x(wdw.from_s) + 3.0, y0 + 11.0 + 12.0 * row, esc(&wdw.label)));
             }
         }
         s.push_str(&format!("<rect x=\"{left}\" y=\"{y0}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>\n"));
