@@ -8,6 +8,8 @@
 pub mod api;
 pub mod check;
 pub mod control;
+#[cfg(feature = "live")]
+pub mod live;
 pub mod model;
 pub mod report;
 pub mod run;

@@ -1,0 +1,4 @@
+//! Live mode (cargo feature `live`): the simulator's components, unchanged,
+//! driven on the wall clock against a real etcd (and containerd).
+
+pub mod etcd;
