@@ -2,6 +2,8 @@
 //! did not reproduce); 2 bad input or usage.
 
 mod compare;
+#[cfg(feature = "live")]
+mod live;
 mod progress;
 mod replay;
 mod run;
@@ -119,6 +121,10 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         seed: u64,
     },
+    /// Live mode: the same components against a real etcd and containerd.
+    #[cfg(feature = "live")]
+    #[command(subcommand)]
+    Live(live::LiveCommand),
     /// Parse and check scenarios or manifests without running anything.
     Validate {
         #[arg(required = true)]
@@ -147,6 +153,8 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
         Command::Replay { dir } => replay::replay(&dir),
         Command::Shrink { scenario, seed, out } => shrink::shrink(&scenario, seed, out),
+        #[cfg(feature = "live")]
+        Command::Live(cmd) => live::dispatch(cmd),
         Command::Validate { files } => validate::validate(&files),
         Command::Compare { scenario, configs, seeds, out } => compare::compare(&scenario, &configs, seeds, out),
         Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),

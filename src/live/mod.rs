@@ -1,4 +1,8 @@
 //! Live mode (cargo feature `live`): the simulator's components, unchanged,
 //! driven on the wall clock against a real etcd (and containerd).
 
+pub mod containerd;
+pub mod driver;
 pub mod etcd;
+pub mod run;
+pub mod runtime;

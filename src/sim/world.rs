@@ -96,7 +96,7 @@ struct NetFaults {
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Whether `obj` is inside a kubelet's node scope.
-fn in_scope(scope: Option<&str>, obj: &Object) -> bool {
+pub fn in_scope(scope: Option<&str>, obj: &Object) -> bool {
     let Some(node) = scope else { return true };
     match obj {
         Object::Pod(p) => p.spec.node_name == node,
@@ -385,14 +385,7 @@ impl World {
     }
 
     fn execute(&mut self, op: WriteOp) -> Result<Object, ApiError> {
-        let now = self.now;
-        match op {
-            WriteOp::Create(o) => self.api.create(o, now),
-            WriteOp::Update(o) => self.api.update(o, now),
-            WriteOp::UpdateStatus(o) => self.api.update_status(o, now),
-            WriteOp::Delete { target, options } => self.api.delete(&target, &options, now).map(|d| d.object().clone()),
-            WriteOp::Bind { namespace, name, node } => self.api.bind(&namespace, &name, &node, now),
-        }
+        execute(&mut self.api, op, self.now)
     }
 
     fn start(&mut self, id: CompId) {
@@ -661,65 +654,7 @@ impl World {
     fn perform(&mut self, action: Action) -> Result<(), ApiError> {
         let now = self.now;
         match action {
-            Action::Apply(objects) => {
-                for obj in objects {
-                    match self.api.get(&ObjectRef::of(&with_default_ns(obj.clone()))) {
-                        Err(e) if e.is_not_found() => {
-                            self.api.create(obj, now)?;
-                        }
-                        Err(e) => return Err(e),
-                        Ok(current) => {
-                            // Like `kubectl apply`, the written spec and metadata replace what is stored.
-                            let mut next = with_default_ns(obj);
-                            next.meta_mut().resource_version = current.meta().resource_version.clone();
-                            self.api.update(next, now)?;
-                        }
-                    }
-                }
-            }
-            Action::Scale { target, replicas } => {
-                let current = self.api.get(&target)?;
-                let scaled: Object = match current {
-                    Object::ReplicaSet(rs) => {
-                        let mut rs = (*rs).clone();
-                        rs.spec.replicas = Some(replicas);
-                        rs.into()
-                    }
-                    Object::Deployment(d) => {
-                        let mut d = (*d).clone();
-                        d.spec.replicas = Some(replicas);
-                        d.into()
-                    }
-                    other => return Err(ApiError::BadRequest(format!("{} has no scale subresource", other.kind()))),
-                };
-                self.api.update(scaled, now)?;
-            }
-            Action::Patch { target, merge } => {
-                let current = self.api.get(&target)?;
-                let mut json = current.to_json_value();
-                merge_patch(&mut json, &merge);
-                let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-                let patched = Object::from_json(target.kind, &bytes).map_err(|e| ApiError::BadRequest(format!("patch does not decode: {e}")))?;
-                self.api.update(patched, now)?;
-            }
-            Action::Delete { target, options } => {
-                self.api.delete(&target, &options, now)?;
-            }
-            Action::Rollback { target, to_revision } => {
-                let current = self.api.get(&target)?;
-                let Some(d) = current.as_deployment() else { return Err(ApiError::BadRequest(format!("{target} is not a Deployment"))) };
-                let (rs, _) = self.api.list(Kind::ReplicaSet, Some(&target.namespace))?;
-                let mut owned: Vec<&crate::model::ReplicaSet> =
-                    rs.iter().filter_map(Object::as_replicaset).filter(|r| r.metadata.controller_ref().is_some_and(|c| c.uid == d.metadata.uid)).collect();
-                let rev = |r: &crate::model::ReplicaSet| r.metadata.annotations.get(crate::control::controllers::deployment::REVISION_ANNOTATION).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-                owned.sort_by_key(|r| rev(r));
-                let chosen = if to_revision == 0 { owned.iter().rev().nth(1) } else { owned.iter().find(|r| rev(r) == to_revision) };
-                let Some(from) = chosen else { return Err(ApiError::BadRequest(format!("{target} has no revision {to_revision}"))) };
-                let mut next = d.clone();
-                next.spec.template = from.spec.template.clone();
-                next.spec.template.metadata.labels.remove(crate::control::controllers::deployment::HASH_LABEL);
-                self.api.update(next.into(), now)?;
-            }
+            Action::Apply(_) | Action::Scale { .. } | Action::Patch { .. } | Action::Delete { .. } | Action::Rollback { .. } => perform_api_action(&mut self.api, action, now)?,
             Action::EtcdSlow { latency, duration } => self.etcd_slow = Some((latency, now + duration)),
             Action::EtcdUnavailable { duration } => self.etcd_down_until = Some(now + duration),
             Action::EtcdCompact => {
@@ -1140,6 +1075,89 @@ impl World {
         self.fan_out();
         r
     }
+}
+
+/// Carries out a component's write through the API layer (simulated or live).
+pub fn execute<S: crate::api::Storage>(api: &mut ApiServer<S>, op: WriteOp, now: SimTime) -> Result<Object, ApiError> {
+    match op {
+        WriteOp::Create(o) => api.create(o, now),
+        WriteOp::Update(o) => api.update(o, now),
+        WriteOp::UpdateStatus(o) => api.update_status(o, now),
+        WriteOp::Delete { target, options } => api.delete(&target, &options, now).map(|d| d.object().clone()),
+        WriteOp::Bind { namespace, name, node } => api.bind(&namespace, &name, &node, now),
+    }
+}
+
+/// The timeline actions that are API calls (apply, scale, patch, delete,
+/// rollback), as the scenario's operator would make them; shared with live mode.
+pub fn perform_api_action<S: crate::api::Storage>(api: &mut ApiServer<S>, action: Action, now: SimTime) -> Result<(), ApiError> {
+    match action {
+        Action::Apply(objects) => {
+            for obj in objects {
+                match api.get(&ObjectRef::of(&with_default_ns(obj.clone()))) {
+                    Err(e) if e.is_not_found() => {
+                        api.create(obj, now)?;
+                    }
+                    Err(e) => return Err(e),
+                    Ok(current) => {
+                        // Like `kubectl apply`, the written spec and metadata replace what is stored.
+                        let mut next = with_default_ns(obj);
+                        next.meta_mut().resource_version = current.meta().resource_version.clone();
+                        api.update(next, now)?;
+                    }
+                }
+            }
+        }
+        Action::Scale { target, replicas } => {
+            let current = api.get(&target)?;
+            let scaled: Object = match current {
+                Object::ReplicaSet(rs) => {
+                    let mut rs = (*rs).clone();
+                    rs.spec.replicas = Some(replicas);
+                    rs.into()
+                }
+                Object::Deployment(d) => {
+                    let mut d = (*d).clone();
+                    d.spec.replicas = Some(replicas);
+                    d.into()
+                }
+                other => return Err(ApiError::BadRequest(format!("{} has no scale subresource", other.kind()))),
+            };
+            api.update(scaled, now)?;
+        }
+        Action::Patch { target, merge } => {
+            let current = api.get(&target)?;
+            let mut json = current.to_json_value();
+            merge_patch(&mut json, &merge);
+            let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+            let patched = Object::from_json(target.kind, &bytes).map_err(|e| ApiError::BadRequest(format!("patch does not decode: {e}")))?;
+            api.update(patched, now)?;
+        }
+        Action::Delete { target, options } => {
+            api.delete(&target, &options, now)?;
+        }
+        Action::Rollback { target, to_revision } => {
+            let current = api.get(&target)?;
+            let Some(d) = current.as_deployment() else { return Err(ApiError::BadRequest(format!("{target} is not a Deployment"))) };
+            let (rs, _) = api.list(Kind::ReplicaSet, Some(&target.namespace))?;
+            let mut owned: Vec<&crate::model::ReplicaSet> =
+                rs.iter().filter_map(Object::as_replicaset).filter(|r| r.metadata.controller_ref().is_some_and(|c| c.uid == d.metadata.uid)).collect();
+            let rev = |r: &crate::model::ReplicaSet| r.metadata.annotations.get(crate::control::controllers::deployment::REVISION_ANNOTATION).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+            owned.sort_by_key(|r| rev(r));
+            let chosen = if to_revision == 0 { owned.iter().rev().nth(1) } else { owned.iter().find(|r| rev(r) == to_revision) };
+            let Some(from) = chosen else { return Err(ApiError::BadRequest(format!("{target} has no revision {to_revision}"))) };
+            let mut next = d.clone();
+            next.spec.template = from.spec.template.clone();
+            next.spec.template.metadata.labels.remove(crate::control::controllers::deployment::HASH_LABEL);
+            api.update(next.into(), now)?;
+        }
+        _ => return Err(ApiError::BadRequest(format!("`{}` is not an API action", action_name(&action)))),
+    }
+    Ok(())
+}
+
+fn action_name(a: &Action) -> String {
+    a.describe()
 }
 
 fn empty_detail() -> Arc<str> {

@@ -115,3 +115,67 @@ impl Drop for Etcd {
         self.stop();
     }
 }
+
+/// A containerd of the test's own: temporary root, state and socket.
+pub struct Containerd {
+    child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: std::path::PathBuf,
+}
+
+impl Containerd {
+    pub fn start() -> Containerd {
+        require("containerd", "containerd");
+        require("runc", "runc");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("containerd.sock");
+        let config = format!(
+            "version = 2\nroot = \"{0}/root\"\nstate = \"{0}/state\"\n[grpc]\n  address = \"{1}\"\n[ttrpc]\n  address = \"{1}.ttrpc\"\n[debug]\n  address = \"\"\n[metrics]\n  address = \"\"\n[plugins.\"io.containerd.grpc.v1.cri\"]\n  disable = true\n",
+            dir.path().display(),
+            socket.display()
+        );
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("containerd.log")).unwrap();
+        let child = Command::new("containerd").arg("--config").arg(dir.path().join("config.toml")).stdout(Stdio::null()).stderr(log).spawn().expect("start containerd");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !socket.exists() {
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(dir.path().join("containerd.log")).unwrap_or_default();
+                panic!("containerd did not open {} within 15 s; its log:\n{log}", socket.display());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        Containerd { child, dir, socket }
+    }
+
+    pub fn ctr(&self, namespace: &str, args: &[&str]) -> String {
+        let o = Command::new("ctr").arg("--address").arg(&self.socket).arg("-n").arg(namespace).args(args).output().expect("ctr");
+        String::from_utf8_lossy(&o.stdout).to_string()
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        // Shims of this containerd's state directory, if a test failed midway.
+        let state = self.dir.path().join("state");
+        let _ = Command::new("pkill").arg("-f").arg(format!("containerd-shim.*{}", state.display())).status();
+    }
+}
+
+/// A busybox-static root filesystem: /bin/busybox and the applets the tests use.
+pub fn busybox_rootfs() -> tempfile::TempDir {
+    require("busybox", "busybox-static");
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let busybox = Command::new("sh").arg("-c").arg("command -v busybox").output().unwrap();
+    let path = String::from_utf8_lossy(&busybox.stdout).trim().to_string();
+    std::fs::copy(&path, bin.join("busybox")).unwrap();
+    for applet in ["sh", "sleep", "echo", "cat", "true", "false"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    dir
+}

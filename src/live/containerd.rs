@@ -1,0 +1,449 @@
+//! The runtime interface on containerd (containerd-client), one containerd
+//! namespace per kubesim node — this adapter never touches another.
+//!
+//! - A pod sandbox is a container running `sleep` in its own network
+//!   namespace (there is no pause image without a registry); the pod's
+//!   containers join that network namespace (`/proc/<sandbox pid>/ns/net`).
+//! - Images: no registry here, so each image maps to a root filesystem
+//!   directory (`--rootfs IMAGE=DIR`, or one `--rootfs DIR` for every image);
+//!   the OCI spec's root is that directory, read-only.
+//! - Commands are passed as argv, never through a shell string.
+//! - stdout and stderr go to `<log dir>/<container>.log`.
+//! - Exits come from a `Wait` per task. Probes report whether the task runs
+//!   (exec probes are not run live).
+//! - Every call has a 5 s deadline except stop, which waits out the grace period.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use containerd_client::services::v1::container::Runtime as CtrRuntime;
+use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::namespaces_client::NamespacesClient;
+use containerd_client::services::v1::tasks_client::TasksClient;
+use containerd_client::services::v1::{
+    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteNamespaceRequest, DeleteTaskRequest, KillRequest, ListContainersRequest, ListTasksRequest,
+    StartRequest, WaitRequest,
+};
+use containerd_client::tonic::Request;
+use containerd_client::tonic::transport::Channel;
+use containerd_client::with_namespace;
+use tokio::runtime::Runtime;
+
+use super::driver::{Msg, wall_now};
+use super::runtime::LiveRuntime;
+use crate::control::RequestId;
+use crate::runtime::{ContainerExit, ContainerInfo, ContainerState, PodIdentity, ProbeKind, RuntimeError, RuntimeOp, RuntimeReply, SandboxInfo};
+use crate::time::SimTime;
+
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+const SPEC_TYPE: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+const LABEL_ROLE: &str = "kubesim.io/role";
+const LABEL_SANDBOX: &str = "kubesim.io/sandbox";
+const LABEL_POD_UID: &str = "kubesim.io/pod-uid";
+const LABEL_POD_NS: &str = "kubesim.io/pod-namespace";
+const LABEL_POD_NAME: &str = "kubesim.io/pod-name";
+const LABEL_NAME: &str = "kubesim.io/container-name";
+const LABEL_ATTEMPT: &str = "kubesim.io/attempt";
+
+#[derive(Default)]
+struct State {
+    sandboxes: BTreeMap<String, (PodIdentity, u32)>,
+    containers: BTreeMap<String, ContainerInfo>,
+}
+
+/// Where images' root filesystems are: one default, or per image.
+#[derive(Clone, Debug, Default)]
+pub struct RootfsMap {
+    pub default: Option<PathBuf>,
+    pub by_image: BTreeMap<String, PathBuf>,
+}
+
+impl RootfsMap {
+    pub fn resolve(&self, image: &str) -> Option<PathBuf> {
+        self.by_image.get(image).cloned().or_else(|| self.default.clone())
+    }
+}
+
+pub struct Containerd {
+    rt: Arc<Runtime>,
+    channel: Channel,
+    namespace: String,
+    socket: PathBuf,
+    rootfs: RootfsMap,
+    logs: PathBuf,
+    node: String,
+    state: Arc<Mutex<State>>,
+}
+
+fn unavailable(what: &str, e: impl std::fmt::Display) -> RuntimeError {
+    RuntimeError::Unavailable(format!("containerd {what}: {e}"))
+}
+
+impl Containerd {
+    /// Connects to containerd at `socket` within 5 s, for one node's namespace.
+    pub fn connect(rt: Arc<Runtime>, socket: &std::path::Path, namespace: &str, rootfs: Option<PathBuf>, _events: Sender<Msg>, node: &str) -> Result<Containerd, String> {
+        let rootfs = RootfsMap { default: rootfs, by_image: BTreeMap::new() };
+        Containerd::connect_with(rt, socket, namespace, rootfs, node)
+    }
+
+    pub fn connect_with(rt: Arc<Runtime>, socket: &std::path::Path, namespace: &str, rootfs: RootfsMap, node: &str) -> Result<Containerd, String> {
+        let path = socket.to_path_buf();
+        let channel = rt
+            .block_on(async { tokio::time::timeout(CALL_TIMEOUT, containerd_client::connect(path)).await })
+            .map_err(|_| format!("containerd at {}: no answer within {}s", socket.display(), CALL_TIMEOUT.as_secs()))?
+            .map_err(|e| format!("containerd at {}: cannot connect: {e}", socket.display()))?;
+        // Probe it: a list in our namespace must answer.
+        let mut c = ContainersClient::new(channel.clone());
+        let ns = namespace.to_string();
+        rt.block_on(async { tokio::time::timeout(CALL_TIMEOUT, c.list(with_namespace!(ListContainersRequest { filters: vec![] }, ns))).await })
+            .map_err(|_| format!("containerd at {}: no answer within {}s", socket.display(), CALL_TIMEOUT.as_secs()))?
+            .map_err(|e| format!("containerd at {}: {e}", socket.display()))?;
+        let logs = std::env::temp_dir().join(format!("kubesim-logs-{namespace}"));
+        std::fs::create_dir_all(&logs).map_err(|e| format!("{}: {e}", logs.display()))?;
+        Ok(Containerd { rt, channel, namespace: namespace.to_string(), socket: socket.to_path_buf(), rootfs, logs, node: node.to_string(), state: Arc::new(Mutex::new(State::default())) })
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+    pub fn log_dir(&self) -> &std::path::Path {
+        &self.logs
+    }
+
+    fn spec(args: &[String], rootfs: &std::path::Path, hostname: &str, netns: Option<u32>, memory_limit: Option<i64>, cgroup: &str) -> Vec<u8> {
+        let caps = serde_json::json!(["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE"]);
+        let network = match netns {
+            Some(pid) => serde_json::json!({"type": "network", "path": format!("/proc/{pid}/ns/net")}),
+            None => serde_json::json!({"type": "network"}),
+        };
+        let mut resources = serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]});
+        if let Some(limit) = memory_limit {
+            resources["memory"] = serde_json::json!({"limit": limit});
+        }
+        let spec = serde_json::json!({
+            "ociVersion": "1.0.2-dev",
+            "process": {
+                "user": {"uid": 0, "gid": 0},
+                "args": args,
+                "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"],
+                "cwd": "/",
+                "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+                "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+                "noNewPrivileges": true
+            },
+            "root": {"path": rootfs, "readonly": true},
+            "hostname": hostname,
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+                {"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777", "size=65536k"]}
+            ],
+            "linux": {
+                "resources": resources,
+                "cgroupsPath": cgroup,
+                "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, network],
+                "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list", "/sys/firmware"],
+                "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+            }
+        });
+        serde_json::to_vec(&spec).unwrap_or_default()
+    }
+}
+
+/// One call against containerd, for one request.
+struct Call {
+    channel: Channel,
+    ns: String,
+    state: Arc<Mutex<State>>,
+    rootfs: RootfsMap,
+    logs: PathBuf,
+}
+
+impl Call {
+    async fn create_and_start_task(&self, id: &str, stdout: String) -> Result<u32, RuntimeError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let req = CreateTaskRequest { container_id: id.into(), stdout: stdout.clone(), stderr: stdout, ..Default::default() };
+        let created = timeout(tasks.create(with_namespace!(req, self.ns.as_str()))).await.map_err(|e| unavailable("create task", e))?.into_inner();
+        timeout(tasks.start(with_namespace!(StartRequest { container_id: id.into(), exec_id: String::new() }, self.ns.as_str())))
+            .await
+            .map_err(|e| unavailable("start task", e))?;
+        Ok(created.pid)
+    }
+
+    async fn create_container(&self, id: &str, spec: Vec<u8>, labels: std::collections::HashMap<String, String>) -> Result<(), RuntimeError> {
+        let mut containers = ContainersClient::new(self.channel.clone());
+        let container = Container {
+            id: id.into(),
+            labels,
+            runtime: Some(CtrRuntime { name: "io.containerd.runc.v2".into(), options: None }),
+            spec: Some(prost_types::Any { type_url: SPEC_TYPE.into(), value: spec }),
+            ..Default::default()
+        };
+        timeout(containers.create(with_namespace!(CreateContainerRequest { container: Some(container) }, self.ns.as_str())))
+            .await
+            .map_err(|e| unavailable("create container", e))?;
+        Ok(())
+    }
+
+    async fn kill_and_wait(&self, id: &str, grace: Duration) -> Result<i32, RuntimeError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let mut waiter = TasksClient::new(self.channel.clone());
+        let ns = self.ns.clone();
+        let cid = id.to_string();
+        let wait = tokio::spawn(async move { waiter.wait(with_namespace!(WaitRequest { container_id: cid, exec_id: String::new() }, ns.as_str())).await });
+        let sent = timeout(tasks.kill(with_namespace!(KillRequest { container_id: id.into(), exec_id: String::new(), signal: 15, all: true }, self.ns.as_str()))).await;
+        if sent.is_err() {
+            wait.abort();
+            return Ok(0); // no task: nothing runs
+        }
+        match tokio::time::timeout(grace, wait).await {
+            Ok(Ok(Ok(r))) => Ok(r.into_inner().exit_status as i32),
+            _ => {
+                let _ = timeout(tasks.kill(with_namespace!(KillRequest { container_id: id.into(), exec_id: String::new(), signal: 9, all: true }, self.ns.as_str()))).await;
+                let mut w = TasksClient::new(self.channel.clone());
+                let r = timeout(w.wait(with_namespace!(WaitRequest { container_id: id.into(), exec_id: String::new() }, self.ns.as_str()))).await;
+                Ok(r.map(|r| r.into_inner().exit_status as i32).unwrap_or(137))
+            }
+        }
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), RuntimeError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let _ = timeout(tasks.delete(with_namespace!(DeleteTaskRequest { container_id: id.into() }, self.ns.as_str()))).await;
+        let mut containers = ContainersClient::new(self.channel.clone());
+        match timeout(containers.delete(with_namespace!(DeleteContainerRequest { id: id.into() }, self.ns.as_str()))).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.to_string().contains("not found") => Err(RuntimeError::NotFound(id.into())),
+            Err(e) => Err(unavailable("delete container", e)),
+        }
+    }
+
+    async fn run(&self, op: RuntimeOp, exits: &Sender<Msg>, node: &str) -> Result<RuntimeReply, RuntimeError> {
+        match op {
+            RuntimeOp::RunPodSandbox { pod } => {
+                let Some(rootfs) = self.rootfs.default.clone().or_else(|| self.rootfs.by_image.values().next().cloned()) else {
+                    return Err(RuntimeError::NotFound("no root filesystem for the sandbox (give --rootfs)".into()));
+                };
+                let short: String = pod.uid.chars().filter(|c| c.is_ascii_alphanumeric()).take(8).collect();
+                let id = format!("{}-{short}-sandbox", pod.name);
+                let labels = [
+                    (LABEL_ROLE, "sandbox".to_string()),
+                    (LABEL_POD_UID, pod.uid.clone()),
+                    (LABEL_POD_NS, pod.namespace.clone()),
+                    (LABEL_POD_NAME, pod.name.clone()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                let spec = Containerd::spec(&["/bin/sleep".into(), "2147483647".into()], &rootfs, &pod.name, None, None, &format!("/kubesim/{}/{id}", self.ns));
+                self.create_container(&id, spec, labels).await?;
+                let pid = self.create_and_start_task(&id, String::new()).await?;
+                self.state.lock().expect("state").sandboxes.insert(id.clone(), (pod, pid));
+                Ok(RuntimeReply::Sandbox(id))
+            }
+            RuntimeOp::StopPodSandbox { sandbox } => {
+                let members: Vec<String> = self.state.lock().expect("state").containers.values().filter(|c| c.sandbox == sandbox && c.state == ContainerState::Running).map(|c| c.id.clone()).collect();
+                for id in members {
+                    let code = self.kill_and_wait(&id, Duration::ZERO).await?;
+                    finish(&self.state, &id, code);
+                }
+                self.kill_and_wait(&sandbox, Duration::ZERO).await?;
+                Ok(RuntimeReply::Done)
+            }
+            RuntimeOp::RemovePodSandbox { sandbox } => {
+                let members: Vec<String> = self.state.lock().expect("state").containers.values().filter(|c| c.sandbox == sandbox).map(|c| c.id.clone()).collect();
+                for id in members {
+                    let _ = self.kill_and_wait(&id, Duration::ZERO).await;
+                    let _ = self.remove(&id).await;
+                    self.state.lock().expect("state").containers.remove(&id);
+                }
+                let _ = self.kill_and_wait(&sandbox, Duration::ZERO).await;
+                self.remove(&sandbox).await?;
+                self.state.lock().expect("state").sandboxes.remove(&sandbox);
+                Ok(RuntimeReply::Done)
+            }
+            RuntimeOp::PullImage { image } => match self.rootfs.resolve(&image) {
+                Some(dir) if dir.join("bin").exists() || dir.exists() => Ok(RuntimeReply::Done),
+                _ => Err(RuntimeError::NotFound(format!("image {image}: no root filesystem configured (give --rootfs DIR or --rootfs {image}=DIR)"))),
+            },
+            RuntimeOp::CreateContainer { sandbox, name, image, command, memory_limit_bytes, attempt } => {
+                let (pod, pid) = self.state.lock().expect("state").sandboxes.get(&sandbox).cloned().ok_or_else(|| RuntimeError::NotFound(format!("sandbox {sandbox}")))?;
+                let rootfs = self.rootfs.resolve(&image).ok_or_else(|| RuntimeError::NotFound(format!("image {image}: no root filesystem")))?;
+                let id = format!("{}-{name}-{attempt}", sandbox.trim_end_matches("-sandbox"));
+                let args = if command.is_empty() { vec!["/bin/sleep".to_string(), "2147483647".to_string()] } else { command };
+                let spec = Containerd::spec(&args, &rootfs, &pod.name, Some(pid), memory_limit_bytes, &format!("/kubesim/{}/{id}", self.ns));
+                let labels = [
+                    (LABEL_ROLE, "container".to_string()),
+                    (LABEL_SANDBOX, sandbox.clone()),
+                    (LABEL_POD_UID, pod.uid.clone()),
+                    (LABEL_POD_NS, pod.namespace.clone()),
+                    (LABEL_POD_NAME, pod.name.clone()),
+                    (LABEL_NAME, name.clone()),
+                    (LABEL_ATTEMPT, attempt.to_string()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect();
+                self.create_container(&id, spec, labels).await?;
+                let info = ContainerInfo {
+                    id: id.clone(),
+                    sandbox,
+                    pod_uid: pod.uid.clone(),
+                    name,
+                    image,
+                    attempt,
+                    state: ContainerState::Created,
+                    started_at: None,
+                    finished_at: None,
+                    exit_code: 0,
+                    reason: String::new(),
+                };
+                self.state.lock().expect("state").containers.insert(id.clone(), info);
+                Ok(RuntimeReply::Container(id))
+            }
+            RuntimeOp::StartContainer { container } => {
+                let log = format!("file://{}", self.logs.join(format!("{container}.log")).display());
+                self.create_and_start_task(&container, log).await?;
+                {
+                    let mut st = self.state.lock().expect("state");
+                    if let Some(c) = st.containers.get_mut(&container) {
+                        c.state = ContainerState::Running;
+                        c.started_at = Some(wall_now());
+                    }
+                }
+                // The exit, whenever it comes.
+                let mut waiter = TasksClient::new(self.channel.clone());
+                let (ns, state, tx, node) = (self.ns.clone(), self.state.clone(), exits.clone(), node.to_string());
+                tokio::spawn(async move {
+                    let r = waiter.wait(with_namespace!(WaitRequest { container_id: container.clone(), exec_id: String::new() }, ns.as_str())).await;
+                    let code = r.map(|r| r.into_inner().exit_status as i32).unwrap_or(137);
+                    if let Some(info) = finish(&state, &container, code) {
+                        let _ = tx.send(Msg::ContainerExited { node, exit: ContainerExit { container: info } });
+                    }
+                });
+                Ok(RuntimeReply::Done)
+            }
+            RuntimeOp::StopContainer { container, timeout_s } => {
+                let code = self.kill_and_wait(&container, Duration::from_secs(timeout_s.max(0) as u64)).await?;
+                finish(&self.state, &container, code);
+                Ok(RuntimeReply::Done)
+            }
+            RuntimeOp::RemoveContainer { container } => {
+                self.remove(&container).await?;
+                self.state.lock().expect("state").containers.remove(&container);
+                Ok(RuntimeReply::Done)
+            }
+            RuntimeOp::List => self.list().await,
+            RuntimeOp::Probe { container, kind } => {
+                let running = self.state.lock().expect("state").containers.get(&container).is_some_and(|c| c.state == ContainerState::Running);
+                let _ = kind == ProbeKind::Readiness;
+                Ok(RuntimeReply::Probe(running))
+            }
+        }
+    }
+
+    /// Everything in this node's namespace, rebuilt from containerd's labels
+    /// and task states (a restarted kubelet's view).
+    async fn list(&self) -> Result<RuntimeReply, RuntimeError> {
+        let mut containers = ContainersClient::new(self.channel.clone());
+        let listed = timeout(containers.list(with_namespace!(ListContainersRequest { filters: vec![] }, self.ns.as_str()))).await.map_err(|e| unavailable("list containers", e))?.into_inner();
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let procs = timeout(tasks.list(with_namespace!(ListTasksRequest { filter: String::new() }, self.ns.as_str()))).await.map_err(|e| unavailable("list tasks", e))?.into_inner();
+        let running: BTreeMap<String, u32> = procs.tasks.iter().filter(|p| p.status == 2).map(|p| (p.container_id.clone(), p.pid)).collect();
+        let mut st = State::default();
+        let mut out_sb = Vec::new();
+        let mut out_c = Vec::new();
+        for c in listed.containers {
+            let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+            let pod = PodIdentity { namespace: l(LABEL_POD_NS), name: l(LABEL_POD_NAME), uid: l(LABEL_POD_UID), labels: Default::default() };
+            if l(LABEL_ROLE) == "sandbox" {
+                let pid = running.get(&c.id).copied();
+                out_sb.push(SandboxInfo { id: c.id.clone(), pod: pod.clone(), ready: pid.is_some() });
+                st.sandboxes.insert(c.id.clone(), (pod, pid.unwrap_or(0)));
+            } else if l(LABEL_ROLE) == "container" {
+                let info = ContainerInfo {
+                    id: c.id.clone(),
+                    sandbox: l(LABEL_SANDBOX),
+                    pod_uid: pod.uid,
+                    name: l(LABEL_NAME),
+                    image: c.image.clone(),
+                    attempt: l(LABEL_ATTEMPT).parse().unwrap_or(0),
+                    state: if running.contains_key(&c.id) { ContainerState::Running } else { ContainerState::Exited },
+                    started_at: Some(wall_now()),
+                    finished_at: None,
+                    exit_code: 0,
+                    reason: String::new(),
+                };
+                st.containers.insert(c.id.clone(), info.clone());
+                out_c.push(info);
+            }
+        }
+        *self.state.lock().expect("state") = st;
+        Ok(RuntimeReply::List { sandboxes: out_sb, containers: out_c })
+    }
+}
+
+async fn timeout<T>(f: impl std::future::Future<Output = Result<T, containerd_client::tonic::Status>>) -> Result<T, String> {
+    match tokio::time::timeout(CALL_TIMEOUT, f).await {
+        Err(_) => Err(format!("no answer within {}s", CALL_TIMEOUT.as_secs())),
+        Ok(Err(s)) => Err(s.message().to_string()),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+/// Marks a container exited (once); returns its final status.
+fn finish(state: &Arc<Mutex<State>>, id: &str, code: i32) -> Option<ContainerInfo> {
+    let mut st = state.lock().expect("state");
+    let c = st.containers.get_mut(id)?;
+    if c.state != ContainerState::Running {
+        return None;
+    }
+    c.state = ContainerState::Exited;
+    c.finished_at = Some(wall_now());
+    c.exit_code = code;
+    c.reason = if code == 0 { "Completed".into() } else { "Error".into() };
+    Some(c.clone())
+}
+
+impl LiveRuntime for Containerd {
+    fn call(&mut self, slot: usize, id: RequestId, op: RuntimeOp, tx: Sender<Msg>) {
+        let call = Call { channel: self.channel.clone(), ns: self.namespace.clone(), state: self.state.clone(), rootfs: self.rootfs.clone(), logs: self.logs.clone() };
+        let node = self.node.clone();
+        self.rt.spawn(async move {
+            let result = call.run(op, &tx, &node).await;
+            let _ = tx.send(Msg::RuntimeDone { slot, id, result });
+        });
+    }
+
+    /// Kills and removes every task and container in this node's namespace,
+    /// then the namespace itself. Never another namespace.
+    fn cleanup(&mut self) -> Result<(), String> {
+        let call = Call { channel: self.channel.clone(), ns: self.namespace.clone(), state: self.state.clone(), rootfs: self.rootfs.clone(), logs: self.logs.clone() };
+        let channel = self.channel.clone();
+        let ns = self.namespace.clone();
+        let socket = self.socket.display().to_string();
+        self.rt.block_on(async move {
+            let mut containers = ContainersClient::new(channel.clone());
+            let listed = timeout(containers.list(with_namespace!(ListContainersRequest { filters: vec![] }, ns.as_str()))).await.map_err(|e| format!("containerd at {socket}: {e}"))?.into_inner();
+            // Containers first, sandboxes last.
+            let mut ids: Vec<(bool, String)> = listed.containers.iter().map(|c| (c.labels.get(LABEL_ROLE).map(String::as_str) == Some("sandbox"), c.id.clone())).collect();
+            ids.sort();
+            for (_, id) in ids {
+                let _ = call.kill_and_wait(&id, Duration::from_secs(2)).await;
+                let _ = call.remove(&id).await;
+            }
+            let mut namespaces = NamespacesClient::new(channel);
+            let _ = timeout(namespaces.delete(Request::new(DeleteNamespaceRequest { name: ns.clone() }))).await;
+            Ok::<(), String>(())
+        })
+    }
+}
+
+/// For tests: when the adapter last saw a container start, as kubesim time.
+pub fn started_at(info: &ContainerInfo) -> Option<SimTime> {
+    info.started_at
+}
