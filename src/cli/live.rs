@@ -96,6 +96,10 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
                 println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected);
             }
             println!("writes: {} ({} refused: conflicts and errors)", outcome.writes, outcome.write_errors);
+            let l = &outcome.start_latencies_ms;
+            if let (Some(p50), Some(p99), Some(max)) = (kubesim::live::run::percentile(l, 50.0), kubesim::live::run::percentile(l, 99.0), l.last()) {
+                println!("pod created → containers running: {} pods, p50 {p50:.0} ms, p99 {p99:.0} ms, max {max:.0} ms", l.len());
+            }
             for p in &outcome.cleanup_problems {
                 println!("cleanup: {p}");
             }

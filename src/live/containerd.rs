@@ -24,7 +24,7 @@ use containerd_client::services::v1::containers_client::ContainersClient;
 use containerd_client::services::v1::namespaces_client::NamespacesClient;
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
-    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteNamespaceRequest, DeleteTaskRequest, KillRequest, ListContainersRequest, ListTasksRequest,
+    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteNamespaceRequest, DeleteTaskRequest, GetRequest, KillRequest, ListContainersRequest, ListTasksRequest,
     StartRequest, WaitRequest,
 };
 use containerd_client::tonic::Request;
@@ -39,6 +39,10 @@ use crate::runtime::{ContainerExit, ContainerInfo, ContainerState, PodIdentity, 
 use crate::time::SimTime;
 
 const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+/// Creating and starting a task runs runc; under a burst of pods that queues.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long exit waits for the shims of deleted tasks to go.
+const SHIM_EXIT_TIMEOUT: Duration = Duration::from_secs(20);
 const SPEC_TYPE: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const LABEL_ROLE: &str = "kubesim.io/role";
 const LABEL_SANDBOX: &str = "kubesim.io/sandbox";
@@ -164,14 +168,28 @@ struct Call {
 }
 
 impl Call {
+    /// Creates and starts the container's task; a retry after a timeout
+    /// finds it already there and carries on (idempotent).
     async fn create_and_start_task(&self, id: &str, stdout: String) -> Result<u32, RuntimeError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let req = CreateTaskRequest { container_id: id.into(), stdout: stdout.clone(), stderr: stdout, ..Default::default() };
-        let created = timeout(tasks.create(with_namespace!(req, self.ns.as_str()))).await.map_err(|e| unavailable("create task", e))?.into_inner();
-        timeout(tasks.start(with_namespace!(StartRequest { container_id: id.into(), exec_id: String::new() }, self.ns.as_str())))
-            .await
-            .map_err(|e| unavailable("start task", e))?;
-        Ok(created.pid)
+        let pid = match timeout_for(START_TIMEOUT, tasks.create(with_namespace!(req, self.ns.as_str()))).await {
+            Ok(created) => created.into_inner().pid,
+            Err(e) if e.contains("already exists") => {
+                let got = timeout(tasks.get(with_namespace!(GetRequest { container_id: id.into(), exec_id: String::new() }, self.ns.as_str()))).await.map_err(|e| unavailable("get task", e))?;
+                let process = got.into_inner().process.unwrap_or_default();
+                if process.status == 2 {
+                    return Ok(process.pid);
+                }
+                process.pid
+            }
+            Err(e) => return Err(unavailable("create task", e)),
+        };
+        match timeout_for(START_TIMEOUT, tasks.start(with_namespace!(StartRequest { container_id: id.into(), exec_id: String::new() }, self.ns.as_str()))).await {
+            Ok(_) => Ok(pid),
+            Err(e) if e.contains("already") => Ok(pid),
+            Err(e) => Err(unavailable("start task", e)),
+        }
     }
 
     async fn create_container(&self, id: &str, spec: Vec<u8>, labels: std::collections::HashMap<String, String>) -> Result<(), RuntimeError> {
@@ -183,10 +201,12 @@ impl Call {
             spec: Some(prost_types::Any { type_url: SPEC_TYPE.into(), value: spec }),
             ..Default::default()
         };
-        timeout(containers.create(with_namespace!(CreateContainerRequest { container: Some(container) }, self.ns.as_str())))
-            .await
-            .map_err(|e| unavailable("create container", e))?;
-        Ok(())
+        match timeout(containers.create(with_namespace!(CreateContainerRequest { container: Some(container) }, self.ns.as_str()))).await {
+            // A retry after a timed-out create that went through: ours, carry on.
+            Err(e) if e.contains("already exists") => Ok(()),
+            Err(e) => Err(unavailable("create container", e)),
+            Ok(_) => Ok(()),
+        }
     }
 
     async fn kill_and_wait(&self, id: &str, grace: Duration) -> Result<i32, RuntimeError> {
@@ -388,8 +408,12 @@ impl Call {
 }
 
 async fn timeout<T>(f: impl std::future::Future<Output = Result<T, containerd_client::tonic::Status>>) -> Result<T, String> {
-    match tokio::time::timeout(CALL_TIMEOUT, f).await {
-        Err(_) => Err(format!("no answer within {}s", CALL_TIMEOUT.as_secs())),
+    timeout_for(CALL_TIMEOUT, f).await
+}
+
+async fn timeout_for<T>(limit: Duration, f: impl std::future::Future<Output = Result<T, containerd_client::tonic::Status>>) -> Result<T, String> {
+    match tokio::time::timeout(limit, f).await {
+        Err(_) => Err(format!("no answer within {}s", limit.as_secs())),
         Ok(Err(s)) => Err(s.message().to_string()),
         Ok(Ok(v)) => Ok(v),
     }
@@ -429,18 +453,53 @@ impl LiveRuntime for Containerd {
         self.rt.block_on(async move {
             let mut containers = ContainersClient::new(channel.clone());
             let listed = timeout(containers.list(with_namespace!(ListContainersRequest { filters: vec![] }, ns.as_str()))).await.map_err(|e| format!("containerd at {socket}: {e}"))?.into_inner();
-            // Containers first, sandboxes last.
+            // Everything at once, SIGKILL: the run is over, nobody waits for a grace period.
+            let mut handles = Vec::new();
+            for c in &listed.containers {
+                let (channel, ns, id) = (channel.clone(), ns.clone(), c.id.clone());
+                handles.push(tokio::spawn(async move {
+                    let mut tasks = TasksClient::new(channel.clone());
+                    let mut waiter = TasksClient::new(channel);
+                    let wait_ns = ns.clone();
+                    let wait_id = id.clone();
+                    let wait = tokio::spawn(async move { waiter.wait(with_namespace!(WaitRequest { container_id: wait_id, exec_id: String::new() }, wait_ns.as_str())).await });
+                    if timeout(tasks.kill(with_namespace!(KillRequest { container_id: id.clone(), exec_id: String::new(), signal: 9, all: true }, ns.as_str()))).await.is_ok() {
+                        let _ = tokio::time::timeout(CALL_TIMEOUT, wait).await;
+                    } else {
+                        wait.abort();
+                    }
+                }));
+            }
+            for h in handles {
+                let _ = h.await;
+            }
+            // Then remove them: containers first, sandboxes last.
             let mut ids: Vec<(bool, String)> = listed.containers.iter().map(|c| (c.labels.get(LABEL_ROLE).map(String::as_str) == Some("sandbox"), c.id.clone())).collect();
             ids.sort();
             for (_, id) in ids {
-                let _ = call.kill_and_wait(&id, Duration::from_secs(2)).await;
                 let _ = call.remove(&id).await;
             }
             let mut namespaces = NamespacesClient::new(channel);
             let _ = timeout(namespaces.delete(Request::new(DeleteNamespaceRequest { name: ns.clone() }))).await;
+            // Shims exit a moment after their task is deleted: wait (≤ 5 s) so none outlives the run.
+            let deadline = tokio::time::Instant::now() + SHIM_EXIT_TIMEOUT;
+            while shims_of(&ns) > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
             Ok::<(), String>(())
         })
     }
+}
+
+/// containerd shims serving namespace `ns`, and shims that have exited but
+/// are not yet reaped (their cmdline is gone), from /proc.
+fn shims_of(ns: &str) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.filter_map(Result::ok)
+        .filter(|e| std::fs::read(e.path().join("comm")).is_ok_and(|c| c.starts_with(b"containerd-shim")))
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .filter(|c| c.is_empty() || c.split(|b| *b == 0).any(|a| a == ns.as_bytes()))
+        .count()
 }
 
 /// For tests: when the adapter last saw a container start, as kubesim time.

@@ -44,6 +44,38 @@ pub struct LiveOutcome {
     pub write_errors: u64,
     pub stopped_early: bool,
     pub cleanup_problems: Vec<String>,
+    /// Per pod that ran: creation → its containers running, in milliseconds, sorted.
+    pub start_latencies_ms: Vec<f64>,
+}
+
+/// Creation → last container running, per pod whose containers all run.
+pub fn start_latencies_ms(pods: &[Object]) -> Vec<f64> {
+    let mut out: Vec<f64> = pods
+        .iter()
+        .filter_map(Object::as_pod)
+        .filter_map(|p| {
+            let created = p.metadata.creation_timestamp?;
+            let mut last: Option<crate::model::meta::Timestamp> = None;
+            for cs in &p.status.container_statuses {
+                let started = cs.state.as_ref()?.get("running")?.get("startedAt")?.as_str()?;
+                let t = crate::model::meta::Timestamp::parse_rfc3339(started).ok()?;
+                last = Some(last.map_or(t, |l: crate::model::meta::Timestamp| if t.0 > l.0 { t } else { l }));
+            }
+            let last = last?;
+            Some((last.0 - created.0) as f64 / 1e6)
+        })
+        .collect();
+    out.sort_by(|a, b| a.total_cmp(b));
+    out
+}
+
+/// The p-th percentile (nearest rank) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
 impl LiveOutcome {
@@ -185,7 +217,8 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
     let final_pods = driver.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
     let final_nodes = driver.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
     let cleanup_problems = driver.shutdown(opts.keep);
-    Ok(LiveOutcome { checks: outcomes, final_pods, final_nodes, writes: driver.writes, write_errors: driver.write_errors, stopped_early, cleanup_problems })
+    let start_latencies_ms = start_latencies_ms(&final_pods);
+    Ok(LiveOutcome { checks: outcomes, final_pods, final_nodes, writes: driver.writes, write_errors: driver.write_errors, stopped_early, cleanup_problems, start_latencies_ms })
 }
 
 fn run_to(driver: &mut LiveDriver, at: SimTime, stop: &Option<std::sync::mpsc::Receiver<()>>, stop_requested: &dyn Fn(&Option<std::sync::mpsc::Receiver<()>>) -> bool) -> bool {
