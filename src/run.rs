@@ -23,6 +23,17 @@ use crate::time::{SimTime, format_duration};
 /// The control plane a scenario runs with: the scheduler (with `config`) and
 /// the controllers. Later issues add more controllers and the kubelets here.
 pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerConfig>) -> Vec<Box<dyn Component>> {
+    let mut comps = control_plane_components(seed, config, scenario.control_plane_replicas);
+    for n in &scenario.nodes {
+        let name = &n.metadata.name;
+        comps.push(Box::new(Kubelet::new(name)));
+    }
+    comps
+}
+
+/// The scheduler and the controllers: one of each, or with `replicas` above
+/// 1 that many leader-elected `scheduler-N` and `controller-manager-N`.
+pub fn control_plane_components(seed: u64, config: Arc<SchedulerConfig>, replicas: u32) -> Vec<Box<dyn Component>> {
     let controllers = || -> Vec<Box<dyn Component>> {
         vec![
             Box::new(ReplicaSetController::new()),
@@ -32,7 +43,6 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
             Box::new(GarbageCollector::new()),
         ]
     };
-    let replicas = scenario.control_plane_replicas;
     let mut comps: Vec<Box<dyn Component>> = Vec::new();
     if replicas <= 1 {
         comps.push(Box::new(Scheduler::new(config, stream(seed, "scheduler"))));
@@ -46,10 +56,6 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
         for r in 1..=replicas {
             comps.push(Box::new(LeaderElected::new(&format!("controller-manager-{r}"), "kube-controller-manager", controllers())));
         }
-    }
-    for n in &scenario.nodes {
-        let name = &n.metadata.name;
-        comps.push(Box::new(Kubelet::new(name)));
     }
     comps
 }

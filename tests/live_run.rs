@@ -151,3 +151,28 @@ fn unreachable_services_and_unsupported_actions_are_refused_with_clear_errors() 
     assert_eq!(o.status.code(), Some(2), "{text}");
     assert!(text.contains("cannot run live") && text.contains("partition"), "{text}");
 }
+
+#[test]
+fn container_kill_and_a_kubelet_cut_off_from_etcd_live() {
+    if common::skip_live() {
+        return;
+    }
+    let etcd = common::Etcd::start();
+    let ctd = common::Containerd::start();
+    let rootfs = common::busybox_rootfs();
+    let prefix = "/live-faults";
+    let child = live_run("tests/data/live-faults.yaml", &etcd, &ctd, rootfs.path(), prefix, "36s");
+    let (code, out) = finish(child);
+    assert_eq!(code, 0, "{out}");
+    for check in ["running-again-after-the-kill", "new-pods-wait-for-the-cut-off-kubelet", "all-running-after-the-heal"] {
+        assert!(out.contains(&format!("check {check}: ok")), "{check}: {out}");
+    }
+    // The killed containers were restarted by their kubelet.
+    let values = etcd.etcdctl(&["get", "--prefix", &format!("{prefix}/registry/pods/"), "--print-value-only"]);
+    let restarted = values
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["status"]["containerStatuses"][0]["restartCount"].as_i64().unwrap_or(0) >= 1)
+        .count();
+    assert_eq!(restarted, 2, "{values}");
+}

@@ -36,6 +36,45 @@ impl EtcdArgs {
 
 #[derive(Subcommand, Clone, Debug)]
 pub enum LiveCommand {
+    /// The scheduler and the controllers, until Ctrl-C.
+    ControlPlane {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        /// Above 1: that many leader-elected schedulers and controller managers.
+        #[arg(long, default_value_t = 1)]
+        replicas: u32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// One kubelet on containerd, until Ctrl-C; registers its Node if absent.
+    Node {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        containerd: PathBuf,
+        #[arg(long)]
+        rootfs: PathBuf,
+        #[arg(long, default_value = "kubesim-")]
+        namespace_prefix: String,
+        #[arg(long, default_value = "4")]
+        cpu: String,
+        #[arg(long, default_value = "8Gi")]
+        memory: String,
+        #[arg(long, default_value = "110")]
+        pods: String,
+        /// Leave containers running on exit.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Create or replace the objects of manifest files (as kubectl apply).
+    Apply {
+        #[command(flatten)]
+        etcd: EtcdArgs,
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Run a scenario: control plane and its nodes' kubelets on this machine,
     /// its objects, timeline and checks, on the wall clock.
     Run {
@@ -63,8 +102,58 @@ pub enum LiveCommand {
     },
 }
 
+fn stop_on_ctrl_c() -> std::sync::mpsc::Receiver<()> {
+    let (stop_tx, stop_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            rt.block_on(async {
+                let _ = tokio::signal::ctrl_c().await;
+            });
+            eprintln!("interrupted: stopping and cleaning up");
+            let _ = stop_tx.send(());
+        }
+    });
+    stop_rx
+}
+
+fn target(etcd: &EtcdArgs) -> kubesim::live::processes::EtcdTarget {
+    kubesim::live::processes::EtcdTarget { endpoints: etcd.etcd.clone(), tls: etcd.tls(), prefix: etcd.prefix.clone() }
+}
+
+fn stderr_log() -> kubesim::live::driver::LogFn {
+    Box::new(|t, who, what| eprintln!("{t} {who}: {what}"))
+}
+
 pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
     match cmd {
+        LiveCommand::ControlPlane { etcd, replicas, seed } => {
+            println!("live control plane against etcd {} under {}/registry", etcd.etcd.join(","), etcd.prefix.trim_end_matches('/'));
+            kubesim::live::processes::control_plane(&target(&etcd), replicas, seed, stderr_log(), stop_on_ctrl_c()).map_err(CliError::input)?;
+            Ok(EXIT_OK)
+        }
+        LiveCommand::Node { etcd, name, containerd, rootfs, namespace_prefix, cpu, memory, pods, keep } => {
+            let capacity: kubesim::model::node::ResourceList = [("cpu", cpu), ("memory", memory), ("pods", pods)]
+                .into_iter()
+                .map(|(k, v)| kubesim::model::Quantity::parse(&v).map(|q| (k.to_string(), q)).map_err(|e| CliError::input(format!("--{k} {v:?}: {e}"))))
+                .collect::<Result<_, _>>()?;
+            let rt = std::sync::Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::input(e.to_string()))?);
+            let (tx, _rx) = std::sync::mpsc::channel();
+            let runtime = kubesim::live::containerd::Containerd::connect(rt, &containerd, &format!("{namespace_prefix}{name}"), Some(rootfs), tx, &name).map_err(CliError::input)?;
+            println!("live node {name}: kubelet on containerd namespace {namespace_prefix}{name}");
+            kubesim::live::processes::node(&target(&etcd), &name, capacity, Box::new(runtime), stderr_log(), stop_on_ctrl_c(), keep).map_err(CliError::input)?;
+            Ok(EXIT_OK)
+        }
+        LiveCommand::Apply { etcd, files } => {
+            let mut objects = Vec::new();
+            for f in &files {
+                let m = kubesim::api::manifest::load_file(f)?;
+                objects.extend(m.objects.into_iter().map(|o| o.object));
+            }
+            for r in kubesim::live::processes::apply(&target(&etcd), objects).map_err(CliError::input)? {
+                println!("applied {r}");
+            }
+            Ok(EXIT_OK)
+        }
         LiveCommand::Run { scenario, etcd, containerd, rootfs, namespace_prefix, fake_runtime, until, keep, seed } => {
             let s = load_scenario(&scenario)?;
             let runtime = match (fake_runtime, containerd) {
@@ -78,17 +167,7 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
                 (false, None) => return Err(CliError::input("give --containerd SOCKET (and --rootfs DIR), or --fake-runtime")),
             };
             let opts = LiveOptions { etcd: etcd.etcd.clone(), tls: etcd.tls(), prefix: etcd.prefix.clone(), runtime, until, keep, seed: seed.unwrap_or(s.seed) };
-            let (stop_tx, stop_rx) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                if let Ok(rt) = rt {
-                    rt.block_on(async {
-                        let _ = tokio::signal::ctrl_c().await;
-                    });
-                    eprintln!("interrupted: stopping and cleaning up");
-                    let _ = stop_tx.send(());
-                }
-            });
+            let stop_rx = stop_on_ctrl_c();
             println!("live: {} against etcd {} under {}/registry", s.name, opts.etcd.join(","), opts.prefix.trim_end_matches('/'));
             let log: kubesim::live::driver::LogFn = Box::new(|t, who, what| eprintln!("{t} {who}: {what}"));
             let outcome = live_run(&s, &opts, log, Some(stop_rx)).map_err(|e| CliError { code: super::EXIT_BAD_INPUT, message: e })?;

@@ -443,6 +443,28 @@ impl LiveRuntime for Containerd {
         });
     }
 
+    fn kill_matching(&mut self, namespace: Option<&str>, selector: &crate::model::LabelSelector) -> usize {
+        let targets: Vec<String> = {
+            let st = self.state.lock().expect("state");
+            st.containers
+                .values()
+                .filter(|c| c.state == ContainerState::Running)
+                .filter(|c| st.sandboxes.get(&c.sandbox).is_some_and(|(pod, _)| namespace.is_none_or(|ns| pod.namespace == ns) && selector.matches(&pod.labels)))
+                .map(|c| c.id.clone())
+                .collect()
+        };
+        let (channel, ns) = (self.channel.clone(), self.namespace.clone());
+        for id in &targets {
+            let mut tasks = TasksClient::new(channel.clone());
+            let (ns, id) = (ns.clone(), id.clone());
+            // The task's Wait (from its start) reports the exit to the kubelet.
+            self.rt.spawn(async move {
+                let _ = timeout(tasks.kill(with_namespace!(KillRequest { container_id: id, exec_id: String::new(), signal: 9, all: true }, ns.as_str()))).await;
+            });
+        }
+        targets.len()
+    }
+
     /// Kills and removes every task and container in this node's namespace,
     /// then the namespace itself. Never another namespace.
     fn cleanup(&mut self) -> Result<(), String> {

@@ -46,6 +46,8 @@ struct Slot {
     kinds: Vec<Kind>,
     scope: Option<String>,
     up: bool,
+    /// Cut off from etcd at the adapter: writes time out, watch events are lost.
+    partitioned: bool,
 }
 
 /// One line of the live log (also the driver's record of what it did).
@@ -64,12 +66,14 @@ pub struct LiveDriver {
     log: LogFn,
     pub writes: u64,
     pub write_errors: u64,
+    /// Answers that arrive later (timeouts of cut-off components).
+    deferred: Vec<Reverse<(SimTime, u64, usize, RequestId, Result<Object, ApiError>)>>,
 }
 
 impl LiveDriver {
     pub fn new(api: ApiServer<EtcdStorage>, log: LogFn) -> LiveDriver {
         let (tx, rx) = std::sync::mpsc::channel();
-        LiveDriver { api, slots: Vec::new(), tx, rx, timers: BinaryHeap::new(), seq: 0, inputs: VecDeque::new(), runtimes: BTreeMap::new(), streams: Vec::new(), log, writes: 0, write_errors: 0 }
+        LiveDriver { api, slots: Vec::new(), tx, rx, timers: BinaryHeap::new(), seq: 0, inputs: VecDeque::new(), runtimes: BTreeMap::new(), streams: Vec::new(), log, writes: 0, write_errors: 0, deferred: Vec::new() }
     }
 
     /// A sender for other threads (Ctrl-C, runtime event streams).
@@ -84,7 +88,7 @@ impl LiveDriver {
         if let (Some(node), Some(rt)) = (&scope, runtime) {
             self.runtimes.insert(node.clone(), rt);
         }
-        self.slots.push(Slot { cache: Cache::new(&kinds), kinds, scope, up: true, comp });
+        self.slots.push(Slot { cache: Cache::new(&kinds), kinds, scope, up: true, partitioned: false, comp });
     }
 
     pub fn component_id(&self, name: &str) -> Option<usize> {
@@ -149,6 +153,14 @@ impl LiveDriver {
 
     fn apply(&mut self, id: usize, now: SimTime, effect: Effect) {
         match effect {
+            Effect::Write { id: req, op } if self.slots[id].partitioned => {
+                // Cut off: the request never reaches etcd; the client times out.
+                let _ = op;
+                self.write_errors += 1;
+                let result = Err(ApiError::Storage("request timed out: etcd is unreachable from this component".into()));
+                self.seq += 1;
+                self.deferred.push(Reverse((now + Duration::from_secs(5), self.seq, id, req, result)));
+            }
             Effect::Write { id: req, op } => {
                 let verb = op.verb();
                 let target = op.target().to_string();
@@ -190,6 +202,11 @@ impl LiveDriver {
                 self.timers.pop();
                 self.inputs.push_back((id, Input::Timer { token }));
             }
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred).into_iter().partition(|Reverse((at, ..))| *at <= now);
+            self.deferred = later;
+            for Reverse((_, _, id, req, result)) in due {
+                self.inputs.push_back((id, Input::WriteResult { id: req, result }));
+            }
             self.drain(now);
             if now >= until {
                 return true;
@@ -218,7 +235,7 @@ impl LiveDriver {
             Msg::Stream(StreamEvent::Event(ev)) => {
                 let kind = ev.object.kind();
                 for (id, s) in self.slots.iter_mut().enumerate() {
-                    if s.up && s.kinds.contains(&kind) && in_scope(s.scope.as_deref(), &ev.object) && s.cache.apply(&ev) {
+                    if s.up && !s.partitioned && s.kinds.contains(&kind) && in_scope(s.scope.as_deref(), &ev.object) && s.cache.apply(&ev) {
                         self.inputs.push_back((id, Input::Watch(ev.clone())));
                     }
                 }
@@ -280,6 +297,41 @@ impl LiveDriver {
         self.inputs.push_back((id, Input::Synced));
         self.drain(wall_now());
         Ok(())
+    }
+
+    /// Fault: cuts a component off from etcd at the adapter (its watch breaks).
+    pub fn partition(&mut self, id: usize) {
+        self.slots[id].partitioned = true;
+    }
+
+    /// Heals a cut: the component's caches catch up by a relist, as a
+    /// reconnecting reflector whose watch history is gone would.
+    pub fn heal(&mut self, id: usize) -> Result<(), String> {
+        if !self.slots[id].partitioned {
+            return Ok(());
+        }
+        self.slots[id].partitioned = false;
+        let kinds = self.slots[id].kinds.clone();
+        let prefix = self.api.prefix().to_string();
+        for kind in kinds {
+            let (objects, rev) = self.api.list(kind, None).map_err(|e: ApiError| e.to_string())?;
+            let s = &mut self.slots[id];
+            let mine: Vec<Object> = objects.into_iter().filter(|o| in_scope(s.scope.as_deref(), o)).collect();
+            for ev in s.cache.replace(kind, mine, rev, &prefix) {
+                self.inputs.push_back((id, Input::Watch(ev)));
+            }
+        }
+        self.inputs.push_back((id, Input::Synced));
+        self.drain(wall_now());
+        Ok(())
+    }
+
+    pub fn nodes(&self) -> Vec<String> {
+        self.runtimes.keys().cloned().collect()
+    }
+
+    pub fn partitioned_ids(&self) -> Vec<usize> {
+        (0..self.slots.len()).filter(|i| self.slots[*i].partitioned).collect()
     }
 
     pub fn runtime_mut(&mut self, node: &str) -> Option<&mut Box<dyn LiveRuntime>> {

@@ -4,5 +4,6 @@
 pub mod containerd;
 pub mod driver;
 pub mod etcd;
+pub mod processes;
 pub mod run;
 pub mod runtime;

@@ -98,6 +98,9 @@ fn live_capable(a: &Action) -> bool {
             | Action::RestartComponent(_)
             | Action::StopKubelet(_)
             | Action::StartKubelet(_)
+            | Action::CrashContainers { .. }
+            | Action::Partition { duration: None, .. }
+            | Action::HealPartitions
     )
 }
 
@@ -107,7 +110,7 @@ pub fn unsupported(s: &Scenario) -> Vec<String> {
         .timeline
         .iter()
         .filter(|a| !live_capable(&a.action))
-        .map(|a| format!("{}: at {}: `{}` cannot run live (live mode supports apply, scale, patch, delete, rollback, crashComponent, restartComponent, stopKubelet and startKubelet)", s.path.display(), format_duration(a.at.since(SimTime::ZERO)), a.action.describe()))
+        .map(|a| format!("{}: at {}: `{}` cannot run live (live mode supports apply, scale, patch, delete, rollback, crashComponent, restartComponent, stopKubelet, startKubelet, crashContainers, and partition without `for` healed by healPartitions)", s.path.display(), format_duration(a.at.since(SimTime::ZERO)), a.action.describe()))
         .collect();
     if s.swarm.is_some() {
         out.push(format!("{}: a swarm scenario cannot run live (its faults are simulated)", s.path.display()));
@@ -249,6 +252,17 @@ fn perform(driver: &mut LiveDriver, action: Action) -> Result<(), String> {
             Some(id) => driver.restart_component(id),
             None => Err(format!("no kubelet on {node}")),
         },
+        Action::CrashContainers { namespace, selector, .. } => {
+            let nodes: Vec<String> = driver.nodes();
+            for n in nodes {
+                if let Some(rt) = driver.runtime_mut(&n) {
+                    rt.kill_matching(namespace.as_deref(), &selector);
+                }
+            }
+            Ok(())
+        }
+        Action::Partition { components, .. } => components.iter().try_for_each(|c| driver.component_id(c).map(|id| driver.partition(id)).ok_or(format!("no component {c}"))),
+        Action::HealPartitions => driver.partitioned_ids().into_iter().try_for_each(|id| driver.heal(id)),
         other => perform_api_action(&mut driver.api, other, now).map_err(|e: ApiError| e.to_string()),
     };
     result.map_err(|e| format!("timeline action `{label}` failed: {e}"))

@@ -18,6 +18,9 @@ pub trait LiveRuntime: Send {
     fn call(&mut self, slot: usize, id: RequestId, op: RuntimeOp, tx: Sender<Msg>);
     /// Stops and removes everything this runtime created.
     fn cleanup(&mut self) -> Result<(), String>;
+    /// Fault: kills (SIGKILL) the running containers of matching pods; their
+    /// exits reach the kubelet like any other.
+    fn kill_matching(&mut self, namespace: Option<&str>, selector: &crate::model::LabelSelector) -> usize;
 }
 
 pub struct WallClockFake {
@@ -61,5 +64,10 @@ impl LiveRuntime for WallClockFake {
     fn cleanup(&mut self) -> Result<(), String> {
         self.inner.lock().map_err(|e| e.to_string())?.0.wipe();
         Ok(())
+    }
+
+    fn kill_matching(&mut self, namespace: Option<&str>, selector: &crate::model::LabelSelector) -> usize {
+        let Ok(mut g) = self.inner.lock() else { return 0 };
+        g.0.crash_matching(wall_now(), namespace, selector, crate::runtime::fake::EXIT_SIGKILL).len()
     }
 }
