@@ -37,6 +37,7 @@ fn objects_are_json_under_the_apiserver_layout_and_writes_are_compare_and_swap()
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let etcd = common::Etcd::start();
     let mut api = api(&etcd, "/t1");
     let created = api.create(pod("web-1"), SimTime::ZERO).unwrap();
@@ -68,6 +69,7 @@ fn watch_streams_deliver_changes_and_report_compaction() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let etcd = common::Etcd::start();
     let mut api = api(&etcd, "/t2");
     let (_, rev) = api.list(Kind::Pod, None).unwrap();
@@ -97,6 +99,7 @@ fn an_unreachable_etcd_is_a_clear_error_within_five_seconds() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let port = common::free_port();
     let endpoint = format!("http://127.0.0.1:{port}");
     let started = Instant::now();

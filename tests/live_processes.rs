@@ -49,6 +49,7 @@ fn a_node_killed_and_restarted_adopts_its_containers_and_kills_deleted_pods() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let etcd = common::Etcd::start();
     let ctd = common::Containerd::start();
     let rootfs = common::busybox_rootfs();

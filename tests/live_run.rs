@@ -55,12 +55,13 @@ fn a_scenario_runs_live_matches_the_simulator_and_leaves_nothing_behind() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let etcd = common::Etcd::start();
     let ctd = common::Containerd::start();
     let rootfs = common::busybox_rootfs();
     let prefix = "/live-smoke";
     let namespaces: Vec<String> = ["node-0", "node-1"].iter().map(|n| format!("live-smoke-{n}")).collect();
-    let child = live_run("tests/data/live-smoke.yaml", &etcd, &ctd, rootfs.path(), prefix, "14s");
+    let child = live_run("scenarios/live-smoke.yaml", &etcd, &ctd, rootfs.path(), prefix, "14s");
     // While it runs: pods as JSON in etcd, their tasks running in containerd.
     let deadline = Instant::now() + Duration::from_secs(12);
     let mut tasks_seen = 0;
@@ -83,7 +84,7 @@ fn a_scenario_runs_live_matches_the_simulator_and_leaves_nothing_behind() {
     assert!(String::from_utf8_lossy(&shims.stdout).trim().is_empty(), "shims left");
     // The same scenario in the simulator ends the same way: pods per owner and phase.
     let (live, _) = pods_by_owner(&etcd, prefix);
-    let scenario = kubesim::scenario::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/live-smoke.yaml"))).unwrap();
+    let scenario = kubesim::scenario::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/live-smoke.yaml"))).unwrap();
     let sim = kubesim::run::run_scenario(&scenario, 1, Duration::from_secs(14), false, &mut |_| {}).unwrap();
     let mut simulated = BTreeMap::new();
     for p in sim.final_pods.iter().filter_map(kubesim::model::Object::as_pod) {
@@ -99,6 +100,7 @@ fn an_etcd_outage_mid_run_loses_and_duplicates_nothing() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let mut etcd = common::Etcd::start();
     let ctd = common::Containerd::start();
     let rootfs = common::busybox_rootfs();
@@ -130,11 +132,12 @@ fn unreachable_services_and_unsupported_actions_are_refused_with_clear_errors() 
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let port = common::free_port();
     let started = Instant::now();
     let o = Command::new(env!("CARGO_BIN_EXE_kubesim"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["live", "run", "tests/data/live-smoke.yaml", "--etcd", &format!("http://127.0.0.1:{port}"), "--fake-runtime"])
+        .args(["live", "run", "scenarios/live-smoke.yaml", "--etcd", &format!("http://127.0.0.1:{port}"), "--fake-runtime"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&o.stderr).to_string();
@@ -157,6 +160,7 @@ fn container_kill_and_a_kubelet_cut_off_from_etcd_live() {
     if common::skip_live() {
         return;
     }
+    let _serial = common::serial();
     let etcd = common::Etcd::start();
     let ctd = common::Containerd::start();
     let rootfs = common::busybox_rootfs();

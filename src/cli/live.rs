@@ -54,8 +54,9 @@ pub enum LiveCommand {
         name: String,
         #[arg(long)]
         containerd: PathBuf,
-        #[arg(long)]
-        rootfs: PathBuf,
+        /// DIR for every image, or IMAGE=DIR (repeatable).
+        #[arg(long, required = true)]
+        rootfs: Vec<String>,
         #[arg(long, default_value = "kubesim-")]
         namespace_prefix: String,
         #[arg(long, default_value = "4")]
@@ -84,9 +85,10 @@ pub enum LiveCommand {
         /// containerd's socket; each node gets the containerd namespace <namespace-prefix><node>.
         #[arg(long, required_unless_present = "fake_runtime")]
         containerd: Option<PathBuf>,
-        /// Root filesystem directory for every image (there is no registry).
+        /// Root filesystem directory for every image, or IMAGE=DIR for one
+        /// (repeatable): there is no registry.
         #[arg(long)]
-        rootfs: Option<PathBuf>,
+        rootfs: Vec<String>,
         #[arg(long, default_value = "kubesim-")]
         namespace_prefix: String,
         /// Use the simulator's fake runtime on the wall clock instead of containerd.
@@ -137,8 +139,8 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
                 .map(|(k, v)| kubesim::model::Quantity::parse(&v).map(|q| (k.to_string(), q)).map_err(|e| CliError::input(format!("--{k} {v:?}: {e}"))))
                 .collect::<Result<_, _>>()?;
             let rt = std::sync::Arc::new(tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::input(e.to_string()))?);
-            let (tx, _rx) = std::sync::mpsc::channel();
-            let runtime = kubesim::live::containerd::Containerd::connect(rt, &containerd, &format!("{namespace_prefix}{name}"), Some(rootfs), tx, &name).map_err(CliError::input)?;
+            let rootfs = kubesim::live::containerd::RootfsMap::parse(&rootfs).map_err(CliError::input)?;
+            let runtime = kubesim::live::containerd::Containerd::connect(rt, &containerd, &format!("{namespace_prefix}{name}"), rootfs, &name).map_err(CliError::input)?;
             println!("live node {name}: kubelet on containerd namespace {namespace_prefix}{name}");
             kubesim::live::processes::node(&target(&etcd), &name, capacity, Box::new(runtime), stderr_log(), stop_on_ctrl_c(), keep).map_err(CliError::input)?;
             Ok(EXIT_OK)
@@ -159,9 +161,10 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
             let runtime = match (fake_runtime, containerd) {
                 (true, _) => RuntimeChoice::Fake,
                 (false, Some(socket)) => {
-                    if rootfs.is_none() {
-                        return Err(CliError::input("--containerd needs --rootfs DIR: there is no registry, so containers run from a root filesystem directory"));
+                    if rootfs.is_empty() {
+                        return Err(CliError::input("--containerd needs --rootfs DIR (or IMAGE=DIR): there is no registry, so containers run from a root filesystem directory"));
                     }
+                    let rootfs = kubesim::live::containerd::RootfsMap::parse(&rootfs).map_err(CliError::input)?;
                     RuntimeChoice::Containerd { socket, namespace_prefix, rootfs }
                 }
                 (false, None) => return Err(CliError::input("give --containerd SOCKET (and --rootfs DIR), or --fake-runtime")),

@@ -66,6 +66,28 @@ pub struct RootfsMap {
 }
 
 impl RootfsMap {
+    /// From `--rootfs` values: `DIR` (every image) or `IMAGE=DIR`.
+    pub fn parse(values: &[String]) -> Result<RootfsMap, String> {
+        let mut m = RootfsMap::default();
+        for v in values {
+            let (image, dir) = match v.rsplit_once('=') {
+                Some((image, dir)) => (Some(image), dir),
+                None => (None, v.as_str()),
+            };
+            let dir = PathBuf::from(dir);
+            if !dir.is_dir() {
+                return Err(format!("--rootfs {v}: {} is not a directory", dir.display()));
+            }
+            match image {
+                Some(i) => {
+                    m.by_image.insert(i.to_string(), dir);
+                }
+                None => m.default = Some(dir),
+            }
+        }
+        Ok(m)
+    }
+
     pub fn resolve(&self, image: &str) -> Option<PathBuf> {
         self.by_image.get(image).cloned().or_else(|| self.default.clone())
     }
@@ -88,12 +110,7 @@ fn unavailable(what: &str, e: impl std::fmt::Display) -> RuntimeError {
 
 impl Containerd {
     /// Connects to containerd at `socket` within 5 s, for one node's namespace.
-    pub fn connect(rt: Arc<Runtime>, socket: &std::path::Path, namespace: &str, rootfs: Option<PathBuf>, _events: Sender<Msg>, node: &str) -> Result<Containerd, String> {
-        let rootfs = RootfsMap { default: rootfs, by_image: BTreeMap::new() };
-        Containerd::connect_with(rt, socket, namespace, rootfs, node)
-    }
-
-    pub fn connect_with(rt: Arc<Runtime>, socket: &std::path::Path, namespace: &str, rootfs: RootfsMap, node: &str) -> Result<Containerd, String> {
+    pub fn connect(rt: Arc<Runtime>, socket: &std::path::Path, namespace: &str, rootfs: RootfsMap, node: &str) -> Result<Containerd, String> {
         let path = socket.to_path_buf();
         let channel = rt
             .block_on(async { tokio::time::timeout(CALL_TIMEOUT, containerd_client::connect(path)).await })

@@ -284,7 +284,13 @@ impl LiveDriver {
         s.up = true;
         s.comp.restart();
         s.cache = Cache::new(&s.kinds);
-        let kinds = s.kinds.clone();
+        self.relist_slot(id)
+    }
+
+    /// Relists every kind one component watches into its cache, hands it the
+    /// differences and Synced.
+    fn relist_slot(&mut self, id: usize) -> Result<(), String> {
+        let kinds = self.slots[id].kinds.clone();
         let prefix = self.api.prefix().to_string();
         for kind in kinds {
             let (objects, rev) = self.api.list(kind, None).map_err(|e: ApiError| e.to_string())?;
@@ -311,19 +317,7 @@ impl LiveDriver {
             return Ok(());
         }
         self.slots[id].partitioned = false;
-        let kinds = self.slots[id].kinds.clone();
-        let prefix = self.api.prefix().to_string();
-        for kind in kinds {
-            let (objects, rev) = self.api.list(kind, None).map_err(|e: ApiError| e.to_string())?;
-            let s = &mut self.slots[id];
-            let mine: Vec<Object> = objects.into_iter().filter(|o| in_scope(s.scope.as_deref(), o)).collect();
-            for ev in s.cache.replace(kind, mine, rev, &prefix) {
-                self.inputs.push_back((id, Input::Watch(ev)));
-            }
-        }
-        self.inputs.push_back((id, Input::Synced));
-        self.drain(wall_now());
-        Ok(())
+        self.relist_slot(id)
     }
 
     pub fn nodes(&self) -> Vec<String> {

@@ -20,7 +20,7 @@ use crate::time::{SimTime, format_duration};
 #[derive(Clone, Debug)]
 pub enum RuntimeChoice {
     /// containerd at this socket; one containerd namespace per node.
-    Containerd { socket: std::path::PathBuf, namespace_prefix: String, rootfs: Option<std::path::PathBuf> },
+    Containerd { socket: std::path::PathBuf, namespace_prefix: String, rootfs: super::containerd::RootfsMap },
     /// The simulator's fake runtime on the wall clock (no containers).
     Fake,
 }
@@ -153,7 +153,7 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
                     Box::new(WallClockFake::new(node, fake, stream(opts.seed, &format!("runtime/{node}"))))
                 }
                 RuntimeChoice::Containerd { socket, namespace_prefix, rootfs } => {
-                    Box::new(super::containerd::Containerd::connect(rt.clone(), socket, &format!("{namespace_prefix}{node}"), rootfs.clone(), driver.sender(), node)?)
+                    Box::new(super::containerd::Containerd::connect(rt.clone(), socket, &format!("{namespace_prefix}{node}"), rootfs.clone(), node)?)
                 }
             }),
         };

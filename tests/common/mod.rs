@@ -8,6 +8,14 @@ use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+static LIVE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Live tests of one binary run one at a time: each starts real services and
+/// containers, and timings should not depend on how many run beside it.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    LIVE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// True when live tests are explicitly opted out of (KUBESIM_SKIP_LIVE=1).
 pub fn skip_live() -> bool {
     if std::env::var("KUBESIM_SKIP_LIVE").as_deref() == Ok("1") {
@@ -37,21 +45,9 @@ impl Etcd {
     pub fn start() -> Etcd {
         require("etcd", "etcd-server");
         let dir = tempfile::tempdir().unwrap();
-        let (client, peer) = (free_port(), free_port());
-        let endpoint = format!("http://127.0.0.1:{client}");
-        let peer_url = format!("http://127.0.0.1:{peer}");
-        let log = std::fs::File::create(dir.path().join("etcd.log")).unwrap();
-        let child = Command::new("etcd")
-            .args(["--name", "kubesim-test", "--data-dir"])
-            .arg(dir.path().join("data"))
-            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
-            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
-            .args(["--initial-cluster", &format!("kubesim-test={peer_url}")])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("start etcd");
-        let etcd = Etcd { child, dir, endpoint, port: client };
+        let port = free_port();
+        let child = Etcd::start_at(dir.path(), port);
+        let etcd = Etcd { child, dir, endpoint: format!("http://127.0.0.1:{port}"), port };
         etcd.wait_ready();
         etcd
     }
@@ -80,13 +76,11 @@ impl Etcd {
     /// Starts it again on the same data directory and ports.
     pub fn restart(&mut self) {
         self.stop();
-        let peer = self.endpoint.replace(&self.port.to_string(), "0");
-        let _ = peer;
-        let again = Etcd::start_at(self.dir.path(), self.port);
-        self.child = again;
+        self.child = Etcd::start_at(self.dir.path(), self.port);
         self.wait_ready();
     }
 
+    /// etcd on `client` (and a free peer port) with its data under `dir`.
     fn start_at(dir: &std::path::Path, client: u16) -> Child {
         let endpoint = format!("http://127.0.0.1:{client}");
         let peer = free_port();
