@@ -14,6 +14,7 @@ have etcdctl || need_apt+=(etcd-client)
 have containerd || need_apt+=(containerd)
 have runc || need_apt+=(runc)
 have busybox || need_apt+=(busybox-static)
+have openssl || need_apt+=(openssl)
 have protoc || need_apt+=(protobuf-compiler)
 [ -f /usr/include/google/protobuf/timestamp.proto ] || need_apt+=(libprotobuf-dev)
 if ((${#need_apt[@]})); then

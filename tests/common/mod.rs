@@ -98,6 +98,68 @@ impl Etcd {
             .expect("restart etcd")
     }
 
+    /// etcd serving TLS only, requiring client certificates signed by a CA
+    /// made here (openssl): returns it and the (ca, client cert, client key) paths.
+    pub fn start_tls() -> (Etcd, [std::path::PathBuf; 3]) {
+        require("etcd", "etcd-server");
+        require("openssl", "openssl");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let sh = |script: &str| {
+            let o = Command::new("sh").arg("-c").arg(script).current_dir(d).output().unwrap();
+            assert!(o.status.success(), "{script}: {}", String::from_utf8_lossy(&o.stderr));
+        };
+        sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=kubesim-test-ca");
+        for (name, ext) in [("server", "subjectAltName=IP:127.0.0.1"), ("client", "extendedKeyUsage=clientAuth")] {
+            sh(&format!("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout {name}.key -out {name}.csr -subj /CN={name}"));
+            sh(&format!("printf '%s\\n' '{ext}' > {name}.ext && openssl x509 -req -in {name}.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out {name}.pem -days 2 -extfile {name}.ext"));
+        }
+        let (client, peer) = (free_port(), free_port());
+        let endpoint = format!("https://127.0.0.1:{client}");
+        let peer_url = format!("http://127.0.0.1:{peer}");
+        let log = std::fs::File::create(d.join("etcd.log")).unwrap();
+        let child = Command::new("etcd")
+            .args(["--name", "kubesim-test", "--data-dir"])
+            .arg(d.join("data"))
+            .args(["--listen-client-urls", &endpoint, "--advertise-client-urls", &endpoint])
+            .args(["--listen-peer-urls", &peer_url, "--initial-advertise-peer-urls", &peer_url])
+            .args(["--initial-cluster", &format!("kubesim-test={peer_url}")])
+            .arg("--cert-file").arg(d.join("server.pem"))
+            .arg("--key-file").arg(d.join("server.key"))
+            .arg("--trusted-ca-file").arg(d.join("ca.pem"))
+            .arg("--client-cert-auth")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start etcd");
+        let paths = [d.join("ca.pem"), d.join("client.pem"), d.join("client.key")];
+        let etcd = Etcd { child, dir, endpoint, port: client };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let ok = Command::new("etcdctl")
+                .args(["--endpoints", &etcd.endpoint, "--cacert"])
+                .arg(&paths[0])
+                .arg("--cert")
+                .arg(&paths[1])
+                .arg("--key")
+                .arg(&paths[2])
+                .args(["endpoint", "health"])
+                .env("ETCDCTL_API", "3")
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false);
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                let log = std::fs::read_to_string(etcd.dir.path().join("etcd.log")).unwrap_or_default();
+                panic!("TLS etcd did not become healthy within 15 s; its log:\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        (etcd, paths)
+    }
+
     pub fn etcdctl(&self, args: &[&str]) -> String {
         let o = Command::new("etcdctl").arg("--endpoints").arg(&self.endpoint).args(args).env("ETCDCTL_API", "3").output().expect("etcdctl");
         String::from_utf8_lossy(&o.stdout).to_string()
