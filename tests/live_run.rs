@@ -180,3 +180,44 @@ fn container_kill_and_a_kubelet_cut_off_from_etcd_live() {
         .count();
     assert_eq!(restarted, 2, "{values}");
 }
+
+/// Images from containerd's image store (as `ctr image import` leaves them):
+/// containers run from a snapshot of the image's layers with the image's own
+/// command; the sandbox still runs from --rootfs. The snapshots go on exit,
+/// the image stays.
+#[test]
+fn images_from_containerds_image_store() {
+    if common::skip_live() {
+        return;
+    }
+    let _serial = common::serial();
+    let etcd = common::Etcd::start();
+    let ctd = common::Containerd::start();
+    let rootfs = common::busybox_rootfs();
+    let namespaces: Vec<String> = ["node-0", "node-1"].iter().map(|n| format!("live-image-{n}")).collect();
+    for ns in &namespaces {
+        common::import_image(&ctd, ns, "example.com/sleeper:1", rootfs.path(), &["/bin/sleep", "3600"]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("image.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/live-smoke.yaml")).unwrap();
+    let text = text.replace("image: busybox", "image: example.com/sleeper:1").replace("            command: [/bin/sleep, \"3600\"]\n", "");
+    assert!(!text.contains("command:"));
+    std::fs::write(&scenario, text).unwrap();
+    let child = live_run(scenario.to_str().unwrap(), &etcd, &ctd, rootfs.path(), "/live-image", "12s");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut active = 0;
+    while Instant::now() < deadline && active < 4 {
+        std::thread::sleep(Duration::from_millis(500));
+        active = namespaces.iter().map(|ns| ctd.ctr(ns, &["snapshots", "ls"]).lines().filter(|l| l.contains("Active")).count()).sum();
+    }
+    assert_eq!(active, 4, "one writable snapshot per container");
+    let (code, out) = finish(child);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("check four-running-after-the-scale: ok"), "{out}");
+    for ns in &namespaces {
+        let snaps = ctd.ctr(ns, &["snapshots", "ls"]);
+        assert!(!snaps.contains("Active"), "snapshots left in {ns}: {snaps}");
+        assert!(ctd.ctr(ns, &["images", "ls", "-q"]).contains("example.com/sleeper:1"), "the image stays");
+    }
+}

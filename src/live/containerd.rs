@@ -4,9 +4,12 @@
 //! - A pod sandbox is a container running `sleep` in its own network
 //!   namespace (there is no pause image without a registry); the pod's
 //!   containers join that network namespace (`/proc/<sandbox pid>/ns/net`).
-//! - Images: no registry here, so each image maps to a root filesystem
-//!   directory (`--rootfs IMAGE=DIR`, or one `--rootfs DIR` for every image);
-//!   the OCI spec's root is that directory, read-only.
+//! - Images: from containerd's image store when the image is there (as
+//!   `ctr image import` leaves it): a writable overlayfs snapshot of its
+//!   layers (parent = their chain ID) and its Entrypoint/Cmd when the pod
+//!   gives no command. Otherwise (there is no registry) a root filesystem
+//!   directory (`--rootfs IMAGE=DIR`, or one `--rootfs DIR` for every image),
+//!   mounted read-only. The sandbox runs `sleep` from the default directory.
 //! - Commands are passed as argv, never through a shell string.
 //! - stdout and stderr go to `<log dir>/<container>.log`.
 //! - Exits come from a `Wait` per task. Probes report whether the task runs
@@ -21,10 +24,14 @@ use std::time::Duration;
 
 use containerd_client::services::v1::container::Runtime as CtrRuntime;
 use containerd_client::services::v1::containers_client::ContainersClient;
+use containerd_client::services::v1::content_client::ContentClient;
+use containerd_client::services::v1::images_client::ImagesClient;
 use containerd_client::services::v1::namespaces_client::NamespacesClient;
+use containerd_client::services::v1::snapshots::snapshots_client::SnapshotsClient;
+use containerd_client::services::v1::snapshots::{MountsRequest, PrepareSnapshotRequest, RemoveSnapshotRequest};
 use containerd_client::services::v1::tasks_client::TasksClient;
 use containerd_client::services::v1::{
-    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteNamespaceRequest, DeleteTaskRequest, GetRequest, KillRequest, ListContainersRequest, ListTasksRequest,
+    Container, CreateContainerRequest, CreateTaskRequest, DeleteContainerRequest, DeleteNamespaceRequest, DeleteTaskRequest, GetImageRequest, GetRequest, KillRequest, ListContainersRequest, ListTasksRequest, ReadContentRequest,
     StartRequest, WaitRequest,
 };
 use containerd_client::tonic::Request;
@@ -56,7 +63,22 @@ const LABEL_ATTEMPT: &str = "kubesim.io/attempt";
 struct State {
     sandboxes: BTreeMap<String, (PodIdentity, u32)>,
     containers: BTreeMap<String, ContainerInfo>,
+    /// Images found in containerd's image store, by name.
+    images: BTreeMap<String, StoredImage>,
+    /// Root filesystem mounts of containers made from stored images.
+    mounts: BTreeMap<String, Vec<containerd_client::types::Mount>>,
 }
+
+/// An image in containerd's image store, unpacked by its snapshotter.
+#[derive(Clone, Debug)]
+struct StoredImage {
+    /// The chain ID of its layers: the parent snapshot of its containers.
+    chain_id: String,
+    /// Entrypoint + Cmd, for containers that give no command.
+    args: Vec<String>,
+}
+
+const SNAPSHOTTER: &str = "overlayfs";
 
 /// Where images' root filesystems are: one default, or per image.
 #[derive(Clone, Debug, Default)]
@@ -188,8 +210,12 @@ impl Call {
     /// Creates and starts the container's task; a retry after a timeout
     /// finds it already there and carries on (idempotent).
     async fn create_and_start_task(&self, id: &str, stdout: String) -> Result<u32, RuntimeError> {
+        self.create_and_start_task_with(id, stdout, Vec::new()).await
+    }
+
+    async fn create_and_start_task_with(&self, id: &str, stdout: String, rootfs: Vec<containerd_client::types::Mount>) -> Result<u32, RuntimeError> {
         let mut tasks = TasksClient::new(self.channel.clone());
-        let req = CreateTaskRequest { container_id: id.into(), stdout: stdout.clone(), stderr: stdout, ..Default::default() };
+        let req = CreateTaskRequest { container_id: id.into(), stdout: stdout.clone(), stderr: stdout, rootfs, ..Default::default() };
         let pid = match timeout_for(START_TIMEOUT, tasks.create(with_namespace!(req, self.ns.as_str()))).await {
             Ok(created) => created.into_inner().pid,
             Err(e) if e.contains("already exists") => {
@@ -252,7 +278,12 @@ impl Call {
         let mut tasks = TasksClient::new(self.channel.clone());
         let _ = timeout(tasks.delete(with_namespace!(DeleteTaskRequest { container_id: id.into() }, self.ns.as_str()))).await;
         let mut containers = ContainersClient::new(self.channel.clone());
-        match timeout(containers.delete(with_namespace!(DeleteContainerRequest { id: id.into() }, self.ns.as_str()))).await {
+        let removed = timeout(containers.delete(with_namespace!(DeleteContainerRequest { id: id.into() }, self.ns.as_str()))).await;
+        // Its snapshot, if it was made from a stored image (absent otherwise).
+        let mut snapshots = SnapshotsClient::new(self.channel.clone());
+        let _ = timeout(snapshots.remove(with_namespace!(RemoveSnapshotRequest { snapshotter: SNAPSHOTTER.into(), key: id.into() }, self.ns.as_str()))).await;
+        self.state.lock().expect("state").mounts.remove(id);
+        match removed {
             Ok(_) => Ok(()),
             Err(e) if e.to_string().contains("not found") => Err(RuntimeError::NotFound(id.into())),
             Err(e) => Err(unavailable("delete container", e)),
@@ -303,16 +334,43 @@ impl Call {
                 self.state.lock().expect("state").sandboxes.remove(&sandbox);
                 Ok(RuntimeReply::Done)
             }
-            RuntimeOp::PullImage { image } => match self.rootfs.resolve(&image) {
-                Some(dir) if dir.join("bin").exists() || dir.exists() => Ok(RuntimeReply::Done),
-                _ => Err(RuntimeError::NotFound(format!("image {image}: no root filesystem configured (give --rootfs DIR or --rootfs {image}=DIR)"))),
-            },
+            RuntimeOp::PullImage { image } => {
+                // containerd's image store first (as `ctr image import` leaves it), then the directories.
+                if let Some(stored) = self.stored_image(&image).await? {
+                    self.state.lock().expect("state").images.insert(image, stored);
+                    return Ok(RuntimeReply::Done);
+                }
+                match self.rootfs.resolve(&image) {
+                    Some(dir) if dir.exists() => Ok(RuntimeReply::Done),
+                    _ => Err(RuntimeError::NotFound(format!(
+                        "image {image}: not in containerd's image store (ctr -n {} images import) and no root filesystem for it (--rootfs DIR or --rootfs {image}=DIR)",
+                        self.ns
+                    ))),
+                }
+            }
             RuntimeOp::CreateContainer { sandbox, name, image, command, memory_limit_bytes, attempt } => {
                 let (pod, pid) = self.state.lock().expect("state").sandboxes.get(&sandbox).cloned().ok_or_else(|| RuntimeError::NotFound(format!("sandbox {sandbox}")))?;
-                let rootfs = self.rootfs.resolve(&image).ok_or_else(|| RuntimeError::NotFound(format!("image {image}: no root filesystem")))?;
                 let id = format!("{}-{name}-{attempt}", sandbox.trim_end_matches("-sandbox"));
-                let args = if command.is_empty() { vec!["/bin/sleep".to_string(), "2147483647".to_string()] } else { command };
-                let spec = Containerd::spec(&args, &rootfs, &pod.name, Some(pid), memory_limit_bytes, &format!("/kubesim/{}/{id}", self.ns));
+                let stored = self.state.lock().expect("state").images.get(&image).cloned();
+                let (rootfs, default_args) = match &stored {
+                    Some(img) => {
+                        // A writable snapshot of the image's layers, mounted as the bundle's rootfs.
+                        let mounts = self.prepare_snapshot(&id, &img.chain_id).await?;
+                        self.state.lock().expect("state").mounts.insert(id.clone(), mounts);
+                        (PathBuf::from("rootfs"), img.args.clone())
+                    }
+                    None => (self.rootfs.resolve(&image).ok_or_else(|| RuntimeError::NotFound(format!("image {image}: no root filesystem")))?, Vec::new()),
+                };
+                let args = match (command.is_empty(), default_args.is_empty()) {
+                    (false, _) => command,
+                    (true, false) => default_args,
+                    (true, true) => vec!["/bin/sleep".to_string(), "2147483647".to_string()],
+                };
+                let mut spec = Containerd::spec(&args, &rootfs, &pod.name, Some(pid), memory_limit_bytes, &format!("/kubesim/{}/{id}", self.ns));
+                if stored.is_some() {
+                    // The snapshot is the container's own: writable.
+                    spec = String::from_utf8_lossy(&spec).replace("\"readonly\":true", "\"readonly\":false").into_bytes();
+                }
                 let labels = [
                     (LABEL_ROLE, "container".to_string()),
                     (LABEL_SANDBOX, sandbox.clone()),
@@ -344,7 +402,8 @@ impl Call {
             }
             RuntimeOp::StartContainer { container } => {
                 let log = format!("file://{}", self.logs.join(format!("{container}.log")).display());
-                self.create_and_start_task(&container, log).await?;
+                let mounts = self.state.lock().expect("state").mounts.get(&container).cloned().unwrap_or_default();
+                self.create_and_start_task_with(&container, log, mounts).await?;
                 {
                     let mut st = self.state.lock().expect("state");
                     if let Some(c) = st.containers.get_mut(&container) {
@@ -380,6 +439,66 @@ impl Call {
                 let _ = kind == ProbeKind::Readiness;
                 Ok(RuntimeReply::Probe(running))
             }
+        }
+    }
+
+    /// The image from containerd's image store, if it is there: its layers'
+    /// chain ID and default command, read from its manifest and config.
+    async fn stored_image(&self, name: &str) -> Result<Option<StoredImage>, RuntimeError> {
+        if let Some(img) = self.state.lock().expect("state").images.get(name) {
+            return Ok(Some(img.clone()));
+        }
+        let mut images = ImagesClient::new(self.channel.clone());
+        let target = match timeout(images.get(with_namespace!(GetImageRequest { name: name.into() }, self.ns.as_str()))).await {
+            Ok(r) => match r.into_inner().image.and_then(|i| i.target) {
+                Some(t) => t,
+                None => return Ok(None),
+            },
+            Err(e) if e.contains("not found") => return Ok(None),
+            Err(e) => return Err(unavailable("get image", e)),
+        };
+        let mut digest = target.digest;
+        let mut doc = self.read_json(&digest).await?;
+        if doc.get("manifests").is_some() {
+            // An index: the linux/amd64 manifest, else the first.
+            let manifests = doc["manifests"].as_array().cloned().unwrap_or_default();
+            let chosen = manifests.iter().find(|m| m["platform"]["os"] == "linux" && m["platform"]["architecture"] == "amd64").or(manifests.first());
+            digest = chosen.and_then(|m| m["digest"].as_str()).ok_or_else(|| RuntimeError::NotFound(format!("image {name}: empty index")))?.to_string();
+            doc = self.read_json(&digest).await?;
+        }
+        let config_digest = doc["config"]["digest"].as_str().ok_or_else(|| RuntimeError::NotFound(format!("image {name}: manifest without config")))?.to_string();
+        let config = self.read_json(&config_digest).await?;
+        let diff_ids: Vec<String> = config["rootfs"]["diff_ids"].as_array().map(|a| a.iter().filter_map(|d| d.as_str().map(str::to_string)).collect()).unwrap_or_default();
+        let Some(chain_id) = chain_id(&diff_ids) else { return Err(RuntimeError::NotFound(format!("image {name}: no layers"))) };
+        let strings = |v: &serde_json::Value| v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect::<Vec<_>>()).unwrap_or_default();
+        let mut args = strings(&config["config"]["Entrypoint"]);
+        args.extend(strings(&config["config"]["Cmd"]));
+        Ok(Some(StoredImage { chain_id, args }))
+    }
+
+    async fn read_json(&self, digest: &str) -> Result<serde_json::Value, RuntimeError> {
+        let mut content = ContentClient::new(self.channel.clone());
+        let mut stream = timeout(content.read(with_namespace!(ReadContentRequest { digest: digest.into(), offset: 0, size: 0 }, self.ns.as_str())))
+            .await
+            .map_err(|e| unavailable("read content", e))?
+            .into_inner();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = tokio::time::timeout(CALL_TIMEOUT, stream.message()).await.map_err(|_| unavailable("read content", "timed out"))?.map_err(|e| unavailable("read content", e))? {
+            bytes.extend(chunk.data);
+        }
+        serde_json::from_slice(&bytes).map_err(|e| RuntimeError::NotFound(format!("content {digest}: not JSON: {e}")))
+    }
+
+    async fn prepare_snapshot(&self, key: &str, parent: &str) -> Result<Vec<containerd_client::types::Mount>, RuntimeError> {
+        let mut snapshots = SnapshotsClient::new(self.channel.clone());
+        let req = PrepareSnapshotRequest { snapshotter: SNAPSHOTTER.into(), key: key.into(), parent: parent.into(), labels: Default::default() };
+        match timeout(snapshots.prepare(with_namespace!(req, self.ns.as_str()))).await {
+            Ok(r) => Ok(r.into_inner().mounts),
+            Err(e) if e.contains("already exists") => {
+                let m = timeout(snapshots.mounts(with_namespace!(MountsRequest { snapshotter: SNAPSHOTTER.into(), key: key.into() }, self.ns.as_str()))).await.map_err(|e| unavailable("snapshot mounts", e))?;
+                Ok(m.into_inner().mounts)
+            }
+            Err(e) => Err(unavailable("prepare snapshot", e)),
         }
     }
 
@@ -528,6 +647,18 @@ impl LiveRuntime for Containerd {
             Ok::<(), String>(())
         })
     }
+}
+
+/// The OCI chain ID of layers with these diff IDs: the first diff ID, then
+/// sha256("<chain> <diff id>") for each next one.
+fn chain_id(diff_ids: &[String]) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut chain = diff_ids.first()?.clone();
+    for d in &diff_ids[1..] {
+        let h = Sha256::digest(format!("{chain} {d}").as_bytes());
+        chain = format!("sha256:{}", h.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    }
+    Some(chain)
 }
 
 /// containerd shims serving namespace `ns`, and shims that have exited but

@@ -235,3 +235,37 @@ pub fn busybox_rootfs() -> tempfile::TempDir {
     }
     dir
 }
+
+/// Builds an OCI image of `rootfs` (one layer; default command `cmd`),
+/// named `name`, and imports it into containerd namespace `namespace`, as
+/// `ctr image import` of a built image would leave it.
+pub fn import_image(ctd: &Containerd, namespace: &str, name: &str, rootfs: &std::path::Path, cmd: &[&str]) {
+    use sha2::{Digest, Sha256};
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    std::fs::create_dir_all(layout.join("blobs/sha256")).unwrap();
+    let layer = dir.path().join("layer.tar");
+    assert!(Command::new("tar").arg("-C").arg(rootfs).arg("-cf").arg(&layer).arg(".").status().unwrap().success());
+    let put = |bytes: &[u8]| {
+        let d: String = Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+        std::fs::write(layout.join("blobs/sha256").join(&d), bytes).unwrap();
+        (format!("sha256:{d}"), bytes.len())
+    };
+    let (layer_digest, layer_size) = put(&std::fs::read(&layer).unwrap());
+    let config = serde_json::json!({"architecture": "amd64", "os": "linux", "config": {"Cmd": cmd, "Env": ["PATH=/bin"]}, "rootfs": {"type": "layers", "diff_ids": [layer_digest]}});
+    let (config_digest, config_size) = put(&serde_json::to_vec(&config).unwrap());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}]
+    });
+    let (manifest_digest, manifest_size) = put(&serde_json::to_vec(&manifest).unwrap());
+    let index = serde_json::json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest, "size": manifest_size, "annotations": {"io.containerd.image.name": name}}]});
+    std::fs::write(layout.join("index.json"), serde_json::to_vec(&index).unwrap()).unwrap();
+    std::fs::write(layout.join("oci-layout"), br#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    let tarball = dir.path().join("image.tar");
+    assert!(Command::new("tar").arg("-C").arg(&layout).arg("-cf").arg(&tarball).arg(".").status().unwrap().success());
+    let o = Command::new("ctr").arg("--address").arg(&ctd.socket).args(["-n", namespace, "images", "import"]).arg(&tarball).output().unwrap();
+    assert!(o.status.success(), "ctr images import: {}", String::from_utf8_lossy(&o.stderr));
+}
