@@ -144,7 +144,8 @@ pub fn plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFaul
             let comps: Vec<String> = if f.components.is_empty() { component_names(scenario.control_plane_replicas) } else { f.components.clone() };
             let pick = |rng: &mut rand_chacha::ChaCha8Rng, from: &[String]| from[rng.random_range(0..from.len())].clone();
             let entries = match f.kind {
-                FaultKind::CrashNode | FaultKind::StopKubelet if nodes.is_empty() => continue,
+                FaultKind::CrashNode | FaultKind::StopKubelet | FaultKind::LinkDelay | FaultKind::LinkLoss if nodes.is_empty() => continue,
+                FaultKind::CrashComponent | FaultKind::StaleCache if comps.is_empty() => continue,
                 FaultKind::CrashNode => {
                     let n = pick(&mut rng, nodes);
                     vec![entry(at, "crashNode", map(&[("node", n.clone().into())])), entry(heal, "restartNode", map(&[("node", n.into())]))]
@@ -227,6 +228,17 @@ mod tests {
             assert!(f.heal_at > f.at);
         }
         assert!(liveness_from(&spec, &a) >= spec.faults_until.0);
+    }
+
+    /// Node faults in a cluster without nodes are skipped, never a panic.
+    #[test]
+    fn node_faults_without_nodes_draw_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.yaml");
+        let faults = "  - {kind: crashNode, every: 1m, duration: {constant: 10s}}\n  - {kind: linkDelay, every: 1m, duration: {constant: 10s}}\n  - {kind: linkLoss, every: 1m, duration: {constant: 10s}}\n";
+        std::fs::write(&path, format!("kind: Scenario\nname: t\nduration: 30m\nswarm:\n  faultsFrom: 1m\n  faultsUntil: 10m\n  livenessWithin: 5m\n  faults:\n{faults}")).unwrap();
+        let s = super::super::load(&path).unwrap();
+        assert!(plan(s.swarm.as_ref().unwrap(), &s, 1).is_empty());
     }
 
     #[test]
