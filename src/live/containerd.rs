@@ -384,19 +384,7 @@ impl Call {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect();
                 self.create_container(&id, spec, labels).await?;
-                let info = ContainerInfo {
-                    id: id.clone(),
-                    sandbox,
-                    pod_uid: pod.uid.clone(),
-                    name,
-                    image,
-                    attempt,
-                    state: ContainerState::Created,
-                    started_at: None,
-                    finished_at: None,
-                    exit_code: 0,
-                    reason: String::new(),
-                };
+                let info = ContainerInfo::created(id.clone(), sandbox, pod.uid.clone(), name, image, attempt);
                 self.state.lock().expect("state").containers.insert(id.clone(), info);
                 Ok(RuntimeReply::Container(id))
             }

@@ -126,19 +126,7 @@ impl FakeRuntime {
                 }
                 self.next_id += 1;
                 let id = format!("{}/container-{}", self.node, self.next_id);
-                let info = ContainerInfo {
-                    id: id.clone(),
-                    sandbox: sandbox.clone(),
-                    pod_uid: sb.pod.uid.clone(),
-                    name,
-                    image,
-                    attempt,
-                    state: ContainerState::Created,
-                    started_at: None,
-                    finished_at: None,
-                    exit_code: 0,
-                    reason: String::new(),
-                };
+                let info = ContainerInfo::created(id.clone(), sandbox.clone(), sb.pod.uid.clone(), name, image, attempt);
                 self.containers.insert(id.clone(), info);
                 self.runs.insert(id.clone(), (0, memory_limit_bytes));
                 (Ok(RuntimeReply::Container(id)), None)

@@ -96,6 +96,13 @@ pub struct ContainerInfo {
     pub reason: String,
 }
 
+impl ContainerInfo {
+    /// A container just created (CRI's CONTAINER_CREATED), not yet started.
+    pub fn created(id: String, sandbox: String, pod_uid: String, name: String, image: String, attempt: u32) -> ContainerInfo {
+        ContainerInfo { id, sandbox, pod_uid, name, image, attempt, state: ContainerState::Created, started_at: None, finished_at: None, exit_code: 0, reason: String::new() }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct SandboxInfo {
     pub id: String,

@@ -445,19 +445,7 @@ impl Kubelet {
                 self.images.insert(image);
             }
             (RuntimeOp::CreateContainer { sandbox, name, image, attempt, .. }, Ok(RuntimeReply::Container(cid))) => {
-                let info = ContainerInfo {
-                    id: cid,
-                    sandbox,
-                    pod_uid: uid.clone(),
-                    name: name.clone(),
-                    image,
-                    attempt,
-                    state: ContainerState::Created,
-                    started_at: None,
-                    finished_at: None,
-                    exit_code: 0,
-                    reason: String::new(),
-                };
+                let info = ContainerInfo::created(cid, sandbox, uid.clone(), name.clone(), image, attempt);
                 w.containers.insert(name, info);
             }
             (RuntimeOp::StartContainer { container }, Ok(_)) => {
