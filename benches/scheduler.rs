@@ -62,7 +62,7 @@ fn bench(c: &mut Criterion) {
         let mut snapshot = initial.clone();
         let index: std::collections::BTreeMap<String, usize> = snapshot.nodes.iter().enumerate().map(|(i, x)| (x.name().to_string(), i)).collect();
         let work = pods(4096);
-        let mut rng = kubesim::sim::rng::stream(1, "scheduler");
+        let mut rng = kubesim::seed::stream(1, "scheduler");
         let mut start = 0usize;
         let mut k = 0usize;
         group.bench_with_input(BenchmarkId::new("default_profile", n), &n, |b, _| {

@@ -8,6 +8,7 @@
 pub mod api;
 pub mod check;
 pub mod control;
+pub mod latency;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod model;
@@ -15,6 +16,7 @@ pub mod report;
 pub mod run;
 pub mod runtime;
 pub mod scenario;
+pub mod seed;
 pub mod sim;
 pub mod time;
 pub mod yamlpos;

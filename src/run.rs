@@ -13,7 +13,7 @@ use crate::control::kubelet::Kubelet;
 use crate::control::leader_election::LeaderElected;
 use crate::control::scheduler::component::Scheduler;
 use crate::control::scheduler::profile::SchedulerConfig;
-use crate::sim::rng::stream;
+use crate::seed::stream;
 use std::sync::Arc;
 use crate::report::output::{CheckSummary, Summary, ViolationSummary, headline};
 use crate::scenario::Scenario;

@@ -26,7 +26,7 @@ fn pod(name: &str) -> Object {
 fn api(etcd: &common::Etcd, prefix: &str) -> ApiServer<EtcdStorage> {
     let registry = format!("{prefix}/registry");
     let storage = EtcdStorage::connect(runtime(), &[etcd.endpoint.clone()], &registry, &EtcdTls::default()).unwrap();
-    let mut api = ApiServer::new(storage, &registry, kubesim::sim::rng::stream(1, "apiserver"));
+    let mut api = ApiServer::new(storage, &registry, kubesim::seed::stream(1, "apiserver"));
     let ns: kubesim::model::Namespace = serde_yaml::from_str("metadata: {name: default}").unwrap();
     api.create(ns.into(), SimTime::ZERO).unwrap();
     api
@@ -117,7 +117,7 @@ fn tls_with_client_certificates() {
     let (etcd, [ca, cert, key]) = common::Etcd::start_tls();
     let tls = EtcdTls { ca: Some(ca.clone()), cert: Some(cert), key: Some(key) };
     let storage = EtcdStorage::connect(runtime(), &[etcd.endpoint.clone()], "/tls/registry", &tls).unwrap_or_else(|e| panic!("{e}"));
-    let mut api = ApiServer::new(storage, "/tls/registry", kubesim::sim::rng::stream(1, "apiserver"));
+    let mut api = ApiServer::new(storage, "/tls/registry", kubesim::seed::stream(1, "apiserver"));
     let ns: kubesim::model::Namespace = serde_yaml::from_str("metadata: {name: default}").unwrap();
     api.create(ns.into(), SimTime::ZERO).unwrap();
     api.create(pod("secure"), SimTime::ZERO).unwrap();

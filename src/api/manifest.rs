@@ -6,7 +6,6 @@
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use std::fmt;
-use std::path::Path;
 
 use crate::model::{Kind, Object};
 use crate::yamlpos::{PathSeg, Position, SourceError, display_path, locate, locate_nearest};
@@ -55,12 +54,6 @@ struct ItemHeader {
     api_version: Option<String>,
     #[serde(default)]
     kind: Option<String>,
-}
-
-pub fn load_file(path: &Path) -> Result<Manifests, SourceError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
-    parse(&text, &file)
 }
 
 /// Resolves apiVersion + kind to a modelled kind, or explains what is expected.

@@ -10,4 +10,4 @@ pub mod storage;
 
 pub use error::ApiError;
 pub use server::{ApiServer, DeleteOptions, DeleteOutcome, Propagation};
-pub use storage::{SimStorage, Storage, WatchEvent, WatchEventType};
+pub use storage::{Revision, Storage, WatchEvent, WatchEventType};

@@ -13,7 +13,7 @@ use super::rules;
 use super::storage::{Storage, StorageError, WatchEvent, WriteOutcome};
 use crate::model::meta::Timestamp;
 use crate::model::{Kind, Object, ObjectRef, etcd_prefix};
-use crate::sim::etcd::Revision;
+use crate::api::storage::Revision;
 use crate::time::SimTime;
 
 pub const FINALIZER_ORPHAN: &str = "orphan";
@@ -352,5 +352,3 @@ fn keep_server_meta(obj: &mut Object, current: &Object) {
     }
 }
 
-#[cfg(test)]
-mod tests;

@@ -1,10 +1,12 @@
 //! The storage seam under the API layer: what kube-apiserver's `storage.Interface`
-//! asks of etcd, synchronously. `SimStorage` is the simulated etcd; the live
-//! driver provides one backed by a real etcd. resourceVersion is always the
+//! asks of etcd, synchronously. The simulator provides `sim::storage::SimStorage`
+//! (the simulated etcd); live mode one backed by a real etcd. resourceVersion is always the
 //! etcd mod revision of the key.
 
 use crate::model::{Kind, Object};
-use crate::sim::etcd::{Compare, CompareOp, CompareTarget, EtcdError, EventType, Revision, SimEtcd, TxnOp};
+
+/// An etcd store revision (kube-apiserver's resourceVersion).
+pub type Revision = i64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum WatchEventType {
@@ -66,116 +68,4 @@ pub trait Storage {
     fn delete(&mut self, key: &str, expected: Revision) -> Result<WriteOutcome, StorageError>;
     /// Changes under `prefix` at revisions ≥ `from`, in order.
     fn watch_since(&self, kind: Kind, prefix: &str, from: Revision) -> Result<Vec<WatchEvent>, StorageError>;
-}
-
-/// The simulated etcd as API storage. Writes also queue their watch events,
-/// which the simulator drains and delivers.
-#[derive(Debug, Default)]
-pub struct SimStorage {
-    pub etcd: SimEtcd<Object>,
-    pending: Vec<WatchEvent>,
-}
-
-impl SimStorage {
-    pub fn new() -> SimStorage {
-        SimStorage::default()
-    }
-
-    /// Watch events produced since the last call, in revision order.
-    pub fn drain_events(&mut self) -> Vec<WatchEvent> {
-        std::mem::take(&mut self.pending)
-    }
-
-    fn record(&mut self, events: Vec<crate::sim::etcd::Event<Object>>) {
-        self.pending.extend(events.into_iter().map(to_watch_event));
-    }
-
-    fn compacted(e: EtcdError) -> StorageError {
-        match e {
-            EtcdError::Compacted { requested, compacted } => StorageError::Compacted { requested, compacted },
-            other => StorageError::Unavailable(other.to_string()),
-        }
-    }
-
-    fn conditional_put(&mut self, key: &str, mut obj: Object, compare: CompareTarget<Object>) -> Result<WriteOutcome, StorageError> {
-        let next = self.etcd.revision() + 1;
-        obj.meta_mut().resource_version = next.to_string();
-        let resp = self
-            .etcd
-            .txn(&[Compare { key: key.into(), op: CompareOp::Equal, target: compare }], &[TxnOp::Put { key: key.into(), value: obj.clone(), lease: 0 }], &[])
-            .map_err(Self::compacted)?;
-        if !resp.succeeded {
-            return Ok(WriteOutcome::PreconditionFailed);
-        }
-        self.record(resp.events);
-        Ok(WriteOutcome::Written(obj))
-    }
-}
-
-/// Converts an etcd event into an API watch event.
-pub fn to_watch_event(e: crate::sim::etcd::Event<Object>) -> WatchEvent {
-    let revision = e.revision();
-    match e.kind {
-        EventType::Put => WatchEvent {
-            type_: if e.prev_kv.is_none() { WatchEventType::Added } else { WatchEventType::Modified },
-            object: e.kv.value.clone(),
-            key: e.kv.key.clone(),
-            revision,
-        },
-        EventType::Delete => {
-            let mut object = e.prev_kv.map(|p| p.value.clone()).unwrap_or_else(|| e.kv.value.clone());
-            object.meta_mut().resource_version = revision.to_string();
-            WatchEvent { type_: WatchEventType::Deleted, object, key: e.kv.key.clone(), revision }
-        }
-    }
-}
-
-impl Storage for SimStorage {
-    fn revision(&self) -> Revision {
-        self.etcd.revision()
-    }
-
-    fn get(&self, key: &str) -> Result<Option<Object>, StorageError> {
-        Ok(self.etcd.get(key, 0).map_err(Self::compacted)?.map(|kv| kv.value.clone()))
-    }
-
-    fn list(&self, prefix: &str) -> Result<(Vec<Object>, Revision), StorageError> {
-        let (kvs, rev) = self.etcd.range_prefix(prefix, 0).map_err(Self::compacted)?;
-        Ok((kvs.iter().map(|kv| kv.value.clone()).collect(), rev))
-    }
-
-    fn list_at(&self, prefix: &str, rev: Revision) -> Result<(Vec<Object>, Revision), StorageError> {
-        let (kvs, _) = self.etcd.range_prefix(prefix, rev).map_err(Self::compacted)?;
-        Ok((kvs.iter().map(|kv| kv.value.clone()).collect(), rev))
-    }
-
-    fn create(&mut self, key: &str, obj: Object) -> Result<WriteOutcome, StorageError> {
-        self.conditional_put(key, obj, CompareTarget::Version(0))
-    }
-
-    fn update(&mut self, key: &str, obj: Object, expected: Revision) -> Result<WriteOutcome, StorageError> {
-        self.conditional_put(key, obj, CompareTarget::ModRevision(expected))
-    }
-
-    fn delete(&mut self, key: &str, expected: Revision) -> Result<WriteOutcome, StorageError> {
-        let resp = self
-            .etcd
-            .txn(
-                &[Compare { key: key.into(), op: CompareOp::Equal, target: CompareTarget::ModRevision(expected) }],
-                &[TxnOp::Delete { key: key.into() }],
-                &[],
-            )
-            .map_err(Self::compacted)?;
-        if !resp.succeeded || resp.events.is_empty() {
-            return Ok(WriteOutcome::PreconditionFailed);
-        }
-        let ev = to_watch_event(resp.events[0].clone());
-        self.record(resp.events);
-        Ok(WriteOutcome::Written(ev.object))
-    }
-
-    fn watch_since(&self, _kind: Kind, prefix: &str, from: Revision) -> Result<Vec<WatchEvent>, StorageError> {
-        let events = self.etcd.history_since(prefix, from).map_err(Self::compacted)?;
-        Ok(events.into_iter().map(to_watch_event).collect())
-    }
 }

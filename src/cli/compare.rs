@@ -18,7 +18,7 @@ pub fn compare(path: &Path, configs: &[PathBuf], seeds: Option<(u64, u64)>, out:
         .iter()
         .map(|c| {
             let name = c.file_stem().map_or_else(|| c.display().to_string(), |s| s.to_string_lossy().to_string());
-            profile::load(c).map(|cfg| (name, Arc::new(cfg)))
+            kubesim::scenario::read_scheduler_config(c).map(|cfg| (name, Arc::new(cfg)))
         })
         .collect::<Result<_, _>>()?;
     let names: Vec<String> = loaded.iter().map(|(n, _)| n.clone()).collect();

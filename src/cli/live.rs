@@ -148,7 +148,7 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
         LiveCommand::Apply { etcd, files } => {
             let mut objects = Vec::new();
             for f in &files {
-                let m = kubesim::api::manifest::load_file(f)?;
+                let m = kubesim::scenario::read_manifests(f)?;
                 objects.extend(m.objects.into_iter().map(|o| o.object));
             }
             for r in kubesim::live::processes::apply(&target(&etcd), objects).map_err(CliError::input)? {

@@ -3,9 +3,8 @@
 use std::path::PathBuf;
 
 use super::{CliError, EXIT_CHECK_FAILED, EXIT_OK};
-use kubesim::api::manifest;
 use kubesim::control::scheduler::explain::{explain, render_table, snapshot_from};
-use kubesim::control::scheduler::profile::{SchedulerConfig, load};
+use kubesim::control::scheduler::profile::SchedulerConfig;
 use kubesim::model::Kind;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -17,13 +16,13 @@ pub enum Output {
 pub fn schedule(cluster: &[PathBuf], pod: &PathBuf, config: Option<&PathBuf>, output: Output, seed: u64) -> Result<u8, CliError> {
     let mut objects = Vec::new();
     for f in cluster {
-        let m = manifest::load_file(f)?;
+        let m = kubesim::scenario::read_manifests(f)?;
         for w in &m.warnings {
             eprintln!("{w}");
         }
         objects.extend(m.objects);
     }
-    let pods = manifest::load_file(pod)?;
+    let pods = kubesim::scenario::read_manifests(pod)?;
     for w in &pods.warnings {
         eprintln!("{w}");
     }
@@ -33,7 +32,7 @@ pub fn schedule(cluster: &[PathBuf], pod: &PathBuf, config: Option<&PathBuf>, ou
     };
     kubesim::api::rules::dry_run_create(&target.object).map_err(|e| CliError::input(format!("{}:{}:{}: {e}", target.file, target.pos.line, target.pos.column)))?;
     let config = match config {
-        Some(path) => load(path)?,
+        Some(path) => kubesim::scenario::read_scheduler_config(path)?,
         None => SchedulerConfig::default_config(),
     };
     let snapshot = snapshot_from(&objects);

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::api::{WatchEvent, WatchEventType};
 use crate::model::{Kind, Object};
-use crate::sim::etcd::Revision;
+use crate::api::storage::Revision;
 
 #[derive(Clone, Debug, Default)]
 pub struct KindStore {

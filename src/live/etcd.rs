@@ -13,7 +13,7 @@ use tokio::runtime::Runtime;
 
 use crate::api::storage::{Storage, StorageError, WatchEvent, WatchEventType, WriteOutcome};
 use crate::model::{Kind, Object};
-use crate::sim::etcd::Revision;
+use crate::api::storage::Revision;
 
 /// How long any etcd call may take.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);

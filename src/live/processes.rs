@@ -15,7 +15,7 @@ use crate::control::kubelet::Kubelet;
 use crate::model::meta::Condition;
 use crate::model::node::{NodeSpec, NodeStatus, ResourceList};
 use crate::model::{Kind, Namespace, Node, Object, ObjectMeta, ObjectRef};
-use crate::sim::rng::stream;
+use crate::seed::stream;
 
 pub struct EtcdTarget {
     pub endpoints: Vec<String>,

@@ -13,7 +13,7 @@ use crate::check::CheckOutcome;
 use crate::model::{Kind, Namespace, Object, ObjectMeta};
 use crate::runtime::fake::FakeRuntime;
 use crate::scenario::{Action, Scenario};
-use crate::sim::rng::stream;
+use crate::seed::stream;
 use crate::time::{SimTime, format_duration};
 
 /// Which runtime live kubelets use.

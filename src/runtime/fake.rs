@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::model::RuntimeModel;
 use super::{ContainerInfo, ContainerState, PodIdentity, ProbeKind, RuntimeError, RuntimeOp, RuntimeReply, SandboxInfo};
 use crate::model::LabelSelector;
-use crate::sim::latency::Latency;
+use crate::latency::Latency;
 use crate::time::SimTime;
 
 /// Exit codes as a Linux runtime reports them.
@@ -271,7 +271,7 @@ mod tests {
     use super::*;
     use crate::model::Quantity;
     use crate::runtime::model::ImageBehaviour;
-    use crate::sim::rng::stream;
+    use crate::seed::stream;
     use crate::time::Dur;
 
     fn pod(uid: &str) -> PodIdentity {

@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::model::Quantity;
-use crate::sim::latency::Latency;
+use crate::latency::Latency;
 use crate::time::Dur;
 
 #[derive(Clone, Debug, Deserialize)]

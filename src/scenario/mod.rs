@@ -36,7 +36,7 @@ pub enum Action {
     /// The node's kubelet starts again and re-syncs.
     RestartNode(String),
     /// Fault: etcd commits with `latency` until `at + duration`.
-    EtcdSlow { latency: crate::sim::latency::Latency, duration: Duration },
+    EtcdSlow { latency: crate::latency::Latency, duration: Duration },
     /// Fault: writes fail with 503 until `at + duration`.
     EtcdUnavailable { duration: Duration },
     /// Compact etcd history to the current revision.
@@ -55,7 +55,7 @@ pub enum Action {
     Partition { components: Vec<String>, duration: Option<Duration> },
     HealPartitions,
     /// Fault: extra latency on these components' links.
-    LinkDelay { components: Vec<String>, latency: crate::sim::latency::Latency, duration: Duration },
+    LinkDelay { components: Vec<String>, latency: crate::latency::Latency, duration: Duration },
     /// Fault: these components' requests are lost with `probability`.
     LinkLoss { components: Vec<String>, probability: f64, duration: Duration },
     /// Fault: `component` sees the cluster `lag` late.
@@ -260,7 +260,7 @@ impl Loader<'_> {
                     p.push(key("file"));
                     return Err(self.err(&p, format!("manifest file {} does not exist (paths are relative to the scenario)", full.display())));
                 }
-                let m = manifest::load_file(&full)?;
+                let m = read_manifests(&full)?;
                 self.warnings.extend(m.warnings);
                 m.objects
             }
@@ -470,7 +470,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             if !full.exists() {
                 return Err(l.err(&[key("scheduler"), key("config")], format!("scheduler config {} does not exist (paths are relative to the scenario)", full.display())));
             }
-            crate::control::scheduler::profile::load(&full)?
+            read_scheduler_config(&full)?
         }
     };
     Ok(Scenario {
@@ -735,6 +735,21 @@ impl Loader<'_> {
         }
         Ok(out)
     }
+}
+
+/// Reads a file the user named; a failure names it.
+pub fn read_source(path: &Path) -> Result<String, SourceError> {
+    std::fs::read_to_string(path).map_err(|e| SourceError { file: path.display().to_string(), line: 0, column: 0, message: format!("cannot read: {e}") })
+}
+
+/// Reads a manifest file (multi-document or `kind: List`).
+pub fn read_manifests(path: &Path) -> Result<manifest::Manifests, SourceError> {
+    manifest::parse(&read_source(path)?, &path.display().to_string())
+}
+
+/// Reads a KubeSchedulerConfiguration file.
+pub fn read_scheduler_config(path: &Path) -> Result<crate::control::scheduler::profile::SchedulerConfig, SourceError> {
+    crate::control::scheduler::profile::parse(&read_source(path)?, &path.display().to_string())
 }
 
 /// Applies a JSON merge patch (RFC 7386) to `target`.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::model::LabelSelector;
 use crate::model::node::{ResourceList, Taint};
-use crate::sim::latency::Latency;
+use crate::latency::Latency;
 use crate::time::Dur;
 
 #[derive(Debug, Deserialize)]

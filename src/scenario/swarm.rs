@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use super::{Scenario, component_names};
 use crate::model::LabelSelector;
-use crate::sim::latency::Latency;
-use crate::sim::rng::stream;
+use crate::latency::Latency;
+use crate::seed::stream;
 use crate::time::{Dur, format_duration};
 
 #[derive(Clone, Debug, Deserialize)]

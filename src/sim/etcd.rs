@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use crate::time::SimTime;
 
-pub type Revision = i64;
+pub use crate::api::storage::Revision;
 pub type LeaseId = i64;
 
 #[derive(Clone, Debug, PartialEq)]

@@ -1,9 +1,8 @@
-//! The simulation driver: virtual clock, event queue, simulated etcd,
-//! latency distributions and seeded randomness.
+//! The simulation driver: virtual clock, event queue, the simulated etcd
+//! and its storage for the API layer, and the trace.
 
 pub mod etcd;
-pub mod latency;
 pub mod queue;
+pub mod storage;
 pub mod trace;
 pub mod world;
-pub mod rng;

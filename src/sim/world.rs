@@ -14,9 +14,10 @@ use std::sync::Arc;
 
 use super::etcd::Revision;
 use super::queue::EventQueue;
-use super::rng::stream;
+use crate::seed::stream;
 use super::trace::{Trace, TraceKind, TraceRecord};
-use crate::api::{ApiError, ApiServer, SimStorage, WatchEvent};
+use crate::api::{ApiError, ApiServer, WatchEvent};
+use super::storage::SimStorage;
 use crate::check::{CheckOutcome, Violation};
 use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
 use crate::model::{Kind, Namespace, Object, ObjectMeta, ObjectRef};
@@ -86,7 +87,7 @@ struct Slot {
 struct NetFaults {
     /// Cut off from the control plane: until a time, or (None) until healed.
     partition: Option<Option<SimTime>>,
-    delay: Option<(crate::sim::latency::Latency, SimTime)>,
+    delay: Option<(crate::latency::Latency, SimTime)>,
     loss: Option<(f64, SimTime)>,
     /// Served by an API server whose cache runs `lag` behind.
     stale: Option<(std::time::Duration, SimTime)>,
@@ -134,7 +135,7 @@ pub struct World {
     check_outcomes: Vec<CheckOutcome>,
     compact_target: Revision,
     /// etcd fault windows: a slower latency until a time; unavailable until a time.
-    etcd_slow: Option<(crate::sim::latency::Latency, SimTime)>,
+    etcd_slow: Option<(crate::latency::Latency, SimTime)>,
     etcd_down_until: Option<SimTime>,
     scenario_actor: Arc<str>,
     empty: Arc<str>,

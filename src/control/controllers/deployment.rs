@@ -41,14 +41,14 @@ pub fn resolve_fenceposts(surge: Option<&IntOrString>, unavailable: Option<&IntO
 /// A stable hash of the pod template (FNV-1a over its JSON), as a short label value.
 pub fn template_hash(d: &Deployment) -> String {
     let json = serde_json::to_string(&d.spec.template).unwrap_or_default();
-    let h = crate::sim::rng::stable_hash(&json);
+    let h = crate::seed::stable_hash(&json);
     // upstream renders with SafeEncodeString; a base-36-ish short form is enough here.
     const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
     let mut v = h;
     (0..10).map(|_| { let c = ALPHABET[(v % ALPHABET.len() as u64) as usize] as char; v /= ALPHABET.len() as u64; c }).collect()
 }
 
-fn revision(rs: &ReplicaSet) -> i64 {
+pub fn revision(rs: &ReplicaSet) -> i64 {
     rs.metadata.annotations.get(REVISION_ANNOTATION).and_then(|v| v.parse().ok()).unwrap_or(0)
 }
 

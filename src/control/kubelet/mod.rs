@@ -832,5 +832,3 @@ impl Component for Kubelet {
     }
 }
 
-#[cfg(test)]
-mod tests;

@@ -425,5 +425,3 @@ impl Component for Scheduler {
     }
 }
 
-#[cfg(test)]
-mod tests;

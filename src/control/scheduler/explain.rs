@@ -83,7 +83,7 @@ pub fn explain(config: &SchedulerConfig, snapshot: &Snapshot, pod: &Object, seed
         }
     }
     let mut start = 0usize;
-    let mut rng = crate::sim::rng::stream(seed, "scheduler");
+    let mut rng = crate::seed::stream(seed, "scheduler");
     let opts = CycleOptions { start_index: &mut start, rng: &mut rng, explain: true, global_percentage: config.percentage_of_nodes_to_score };
     let d = schedule(profile, snapshot, &p, opts);
     let nominated = d.nominated.map(|n| Nominated { node: n.nominated_node, victims: n.victims.into_iter().map(|(ns, name, _)| format!("{ns}/{name}")).collect() });

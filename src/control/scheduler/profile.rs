@@ -6,7 +6,6 @@
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 
 use super::framework::Plugin;
@@ -200,12 +199,6 @@ impl SchedulerConfig {
             Err(e) => unreachable!("default profile: {e}"),
         }
     }
-}
-
-pub fn load(path: &Path) -> Result<SchedulerConfig, SourceError> {
-    let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
-    parse(&text, &file)
 }
 
 struct Ctx<'a> {

@@ -4,7 +4,7 @@ use super::*;
 use crate::api::WatchEventType;
 use crate::control::controllers::replicaset::ReplicaSetController;
 use crate::control::workqueue::WorkQueue;
-use crate::sim::latency::Latency;
+use crate::latency::Latency;
 use crate::time::Dur;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -270,3 +270,8 @@ fn etcd_unavailable_fails_writes_until_it_recovers_and_compaction_forces_relists
     w.reconnect_watches(0);
     assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Relist && r.detail.contains("resumed")), "a caught-up watcher resumes without relisting");
 }
+
+mod deployment;
+mod garbage_collector;
+mod kubelet;
+mod scheduler;

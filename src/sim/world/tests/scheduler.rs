@@ -1,10 +1,15 @@
 //! The scheduler inside the simulator.
 
-use super::*;
+use super::super::*;
+use crate::control::scheduler::component::Scheduler;
+use crate::control::scheduler::profile::SchedulerConfig;
+use crate::model::Pod;
+use std::collections::BTreeMap;
+use std::time::Duration;
 use crate::model::namespace::Namespace;
 use crate::model::ObjectMeta;
 use crate::scenario::schema::TimingSpec;
-use crate::sim::latency::Latency;
+use crate::latency::Latency;
 use crate::sim::world::World;
 
 fn world(watch_ms: u64) -> World {
@@ -27,7 +32,7 @@ fn pod(name: &str, cpu: &str, priority: i32) -> Object {
 }
 
 fn scheduler() -> Box<Scheduler> {
-    Box::new(Scheduler::new(Arc::new(SchedulerConfig::default_config()), crate::sim::rng::stream(1, "scheduler")))
+    Box::new(Scheduler::new(Arc::new(SchedulerConfig::default_config()), crate::seed::stream(1, "scheduler")))
 }
 
 fn bound(w: &World) -> BTreeMap<String, String> {

@@ -172,7 +172,7 @@ impl Latency {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::rng::stream;
+    use crate::seed::stream;
 
     fn median_and_p99(l: &Latency) -> (f64, f64) {
         let mut rng = stream(1, "t");

@@ -1,9 +1,14 @@
-//! API layer semantics, case by case (modelled on kube-apiserver's registry tests).
+//! API layer semantics, case by case (modelled on kube-apiserver's registry tests),
+//! over the simulated etcd.
 
-use super::*;
-use crate::api::storage::{SimStorage, WatchEventType};
+use super::SimStorage;
+use crate::api::server::*;
+use crate::api::{Storage, WatchEventType};
+use crate::model::meta::Timestamp;
+use crate::model::{Kind, Object, ObjectRef};
+use crate::time::SimTime;
 use crate::model::{Namespace, ObjectMeta};
-use crate::sim::rng::stream;
+use crate::seed::stream;
 
 fn server() -> ApiServer<SimStorage> {
     let mut api = ApiServer::new(SimStorage::new(), "/registry", stream(1, "apiserver"));
