@@ -8,6 +8,7 @@
 pub mod api;
 pub mod check;
 pub mod control;
+pub mod driver;
 pub mod latency;
 #[cfg(feature = "live")]
 pub mod live;

@@ -22,7 +22,8 @@ use crate::control::{Cache, Component, Effect, Input, RequestId};
 use crate::model::meta::SIM_EPOCH_UNIX_S;
 use crate::model::{Kind, Object};
 use crate::runtime::{ContainerExit, RuntimeError, RuntimeReply};
-use crate::sim::world::{execute, in_scope};
+use crate::driver::in_scope;
+use crate::sim::world::execute;
 use crate::time::SimTime;
 
 /// Wall-clock now as kubesim time: nanoseconds since the simulator's epoch

@@ -39,6 +39,8 @@ pub trait Resource: Clone + fmt::Debug + Serialize + DeserializeOwned + PartialE
     fn copy_status_from(&mut self, from: &Self);
     /// Replaces this object's spec with `from`'s (a status update ignores spec).
     fn copy_spec_from(&mut self, from: &Self);
+    /// This kind's value inside an `Object`, if it is one.
+    fn downcast(obj: &Object) -> Option<&Arc<Self>>;
 }
 
 macro_rules! kinds {
@@ -49,6 +51,8 @@ macro_rules! kinds {
 
         impl Kind {
             pub const ALL: &'static [Kind] = &[$(Kind::$kind),*];
+            /// A dense index (0..ALL.len()), for per-kind tables.
+            pub fn index(self) -> usize { self as usize }
             pub fn name(self) -> &'static str { match self { $(Kind::$kind => stringify!($kind)),* } }
             pub fn api_version(self) -> &'static str { match self { $(Kind::$kind => $api_version),* } }
             /// The REST resource name (`pods`).
@@ -80,6 +84,7 @@ macro_rules! kinds {
                 fn spec_eq(&self, other: &Self) -> bool { self.spec == other.spec }
                 fn copy_status_from(&mut self, from: &Self) { self.status = from.status.clone(); }
                 fn copy_spec_from(&mut self, from: &Self) { self.spec = from.spec.clone(); }
+                fn downcast(obj: &Object) -> Option<&Arc<Self>> { match obj { Object::$kind(o) => Some(o), #[allow(unreachable_patterns)] _ => None } }
             }
         )*
 

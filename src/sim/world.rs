@@ -96,16 +96,7 @@ struct NetFaults {
 /// How long a client waits for an answer that never comes.
 pub const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Whether `obj` is inside a kubelet's node scope.
-pub fn in_scope(scope: Option<&str>, obj: &Object) -> bool {
-    let Some(node) = scope else { return true };
-    match obj {
-        Object::Pod(p) => p.spec.node_name == node,
-        Object::Node(n) => n.metadata.name == node,
-        Object::Lease(l) => l.metadata.name == node && l.metadata.namespace == "kube-node-lease",
-        _ => true,
-    }
-}
+pub use crate::driver::in_scope;
 
 /// Why a run could not finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -124,6 +115,8 @@ pub struct World {
     work_pending: usize,
     pub api: ApiServer<SimStorage>,
     slots: Vec<Slot>,
+    routes: crate::driver::Routes,
+    recipients: Vec<usize>,
     timing: TimingSpec,
     etcd_rng: ChaCha8Rng,
     trace: Trace,
@@ -188,6 +181,8 @@ impl World {
             work_pending: 0,
             api: ApiServer::new(SimStorage::new(), ETCD_PREFIX, stream(seed, "apiserver")),
             slots: Vec::new(),
+            routes: crate::driver::Routes::new(),
+            recipients: Vec::new(),
             timing,
             etcd_rng: stream(seed, "etcd"),
             trace: Trace::new(keep_trace),
@@ -280,6 +275,7 @@ impl World {
             self.runtimes.insert(Arc::from(node.as_str()), (rt, stream(self.seed, &format!("runtime/{node}"))));
         }
         let id = self.slots.len() as CompId;
+        self.routes.add(id as usize, &kinds, node_scope.as_deref());
         self.slots.push(Slot {
             cache: Cache::new(&kinds),
             api_rng: stream(self.seed, &format!("api/{name}")),
@@ -317,12 +313,13 @@ impl World {
             let index = self.trace.len();
             let actor = self.actor.clone();
             self.invariants.observe(self.now, index, &ev, &actor, &mut self.violations);
-            let kind = ev.object.kind();
             if self.commit_times.last().is_none_or(|(_, r)| *r < ev.revision) {
                 self.commit_times.push((self.now, ev.revision));
             }
-            for id in 0..self.slots.len() {
-                if !self.slots[id].up || !self.slots[id].kinds.contains(&kind) || !in_scope(self.slots[id].node_scope.as_deref(), &ev.object) || self.partitioned(id) {
+            let mut recipients = std::mem::take(&mut self.recipients);
+            self.routes.recipients(&ev.object, &mut recipients);
+            for &id in &recipients {
+                if !self.slots[id].up || self.partitioned(id) {
                     continue;
                 }
                 let extra = self.link_extra(id) + self.stale_lag(id);
@@ -331,6 +328,7 @@ impl World {
                 slot.last_delivery = at;
                 self.push(at, Ev::Deliver { comp: id as CompId, event: ev.clone() });
             }
+            self.recipients = recipients;
         }
     }
 

@@ -117,20 +117,14 @@ impl DeploymentController {
     }
 
     fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<Effect>) {
-        let Some(d) = view.get(Kind::Deployment, &key.0, &key.1).and_then(Object::as_deployment) else {
+        let Some(d) = view.deployments().get(&key.0, &key.1) else {
             self.progress.remove(key);
             return;
         };
         if d.metadata.is_deleting() {
             return;
         }
-        let owned: Vec<&ReplicaSet> = view
-            .store(Kind::ReplicaSet)
-            .into_iter()
-            .flat_map(|s| s.in_namespace(&key.0))
-            .filter_map(Object::as_replicaset)
-            .filter(|rs| rs.metadata.controller_ref().is_some_and(|r| r.uid == d.metadata.uid))
-            .collect();
+        let owned: Vec<&ReplicaSet> = view.replicasets().controlled_by(&d.metadata.uid).filter(|rs| rs.metadata.namespace == key.0).map(|rs| &**rs).collect();
         let desired = d.spec.replicas.unwrap_or(1);
         let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));
         let mut old: Vec<&ReplicaSet> = owned.iter().copied().filter(|rs| !same_template(rs, d)).collect();
@@ -173,14 +167,7 @@ impl DeploymentController {
                 self.scale(rs, 0, out);
             }
             // `oldPodsRunning`: terminating pods still count until they are gone.
-            let old_uids: Vec<&str> = old.iter().map(|rs| rs.metadata.uid.as_str()).collect();
-            let old_pods = view
-                .store(Kind::Pod)
-                .into_iter()
-                .flat_map(|s| s.in_namespace(&key.0))
-                .filter_map(Object::as_pod)
-                .filter(|p| !p.is_terminal() && p.metadata.controller_ref().is_some_and(|r| old_uids.contains(&r.uid.as_str())))
-                .count();
+            let old_pods: usize = old.iter().map(|rs| view.pods().controlled_by(&rs.metadata.uid).filter(|p| !p.is_terminal()).count()).sum();
             if old_pods == 0 && old.iter().all(|rs| rs.spec.replicas == Some(0)) {
                 self.scale(new_rs, desired, out);
             }

@@ -216,7 +216,7 @@ impl NodeLifecycleController {
 
     /// `MarkPodsNotReady`: the pods of a node that went Unknown lose Ready.
     fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Vec<Effect>) {
-        let pods: Vec<crate::model::pod::Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.spec.node_name == node && p.is_ready()).cloned().collect();
+        let pods: Vec<crate::model::pod::Pod> = view.pods().on_node(node).filter(|p| p.is_ready()).map(|p| (**p).clone()).collect();
         for mut p in pods {
             let ts = Some(Timestamp::from_sim(now));
             for c in p.status.conditions.iter_mut().filter(|c| c.type_ == "Ready" || c.type_ == "ContainersReady") {

@@ -66,17 +66,11 @@ impl ReplicaSetController {
     }
 
     fn sync(&mut self, now: SimTime, key: Key, view: &Cache, out: &mut Vec<Effect>) {
-        let Some(rs) = view.get(Kind::ReplicaSet, &key.0, &key.1).and_then(Object::as_replicaset) else {
+        let Some(rs) = view.replicasets().get(&key.0, &key.1) else {
             self.expectations.remove(&key);
             return;
         };
-        let pods: Vec<&Pod> = view
-            .store(Kind::Pod)
-            .into_iter()
-            .flat_map(|s| s.in_namespace(&key.0))
-            .filter_map(Object::as_pod)
-            .filter(|p| p.metadata.controller_ref().is_some_and(|r| r.uid == rs.metadata.uid))
-            .collect();
+        let pods: Vec<&Pod> = view.pods().controlled_by(&rs.metadata.uid).filter(|p| p.metadata.namespace == key.0).map(|p| &**p).collect();
         let active: Vec<&Pod> = pods.iter().copied().filter(|p| !p.is_terminal() && !p.metadata.is_deleting()).collect();
         if self.satisfied(&key, now) && !rs.metadata.is_deleting() {
             self.manage(now, &key, rs, &active, out);

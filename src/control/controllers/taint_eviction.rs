@@ -107,7 +107,7 @@ impl TaintEvictionController {
     }
 
     fn pods_on<'a>(view: &'a Cache, node: &'a str) -> impl Iterator<Item = &'a Pod> {
-        view.list(Kind::Pod).filter_map(Object::as_pod).filter(move |p| p.spec.node_name == node)
+        view.pods().on_node(node).map(|p| &**p)
     }
 }
 

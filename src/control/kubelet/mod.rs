@@ -607,7 +607,7 @@ impl Kubelet {
     }
 
     fn sync_all(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
-        let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.spec.node_name == self.node).cloned().collect();
+        let pods: Vec<Pod> = view.pods().on_node(&self.node).map(|p| (**p).clone()).collect();
         for p in &pods {
             self.adopt(p, view);
         }
