@@ -108,6 +108,23 @@ impl<S: Storage> ApiServer<S> {
         self.storage.list(&etcd_prefix(&self.prefix, kind, namespace)).map_err(storage_err)
     }
 
+    /// Lists what a kubelet's field selectors select for `node`: its pods
+    /// (`spec.nodeName`), its Node and its Lease (`metadata.name`); other
+    /// kinds whole.
+    pub fn list_for_node(&self, kind: Kind, node: &str) -> Result<(Vec<Object>, Revision), ApiError> {
+        let one = |r: ObjectRef| -> Result<(Vec<Object>, Revision), ApiError> {
+            let rev = self.storage.revision();
+            let found = self.storage.get(&self.key(&r)).map_err(storage_err)?;
+            Ok((found.into_iter().collect(), rev))
+        };
+        match kind {
+            Kind::Pod => self.storage.list_pods_on_node(&etcd_prefix(&self.prefix, kind, None), node).map_err(storage_err),
+            Kind::Node => one(ObjectRef::new(Kind::Node, "", node)),
+            Kind::Lease => one(ObjectRef::new(Kind::Lease, crate::model::lease::NODE_LEASE_NAMESPACE, node)),
+            _ => self.list(kind, None),
+        }
+    }
+
     /// Lists `kind` as of revision `rev` (an API server whose cache lags).
     pub fn list_at(&self, kind: Kind, rev: Revision) -> Result<(Vec<Object>, Revision), ApiError> {
         self.storage.list_at(&etcd_prefix(&self.prefix, kind, None), rev).map_err(storage_err)

@@ -66,6 +66,13 @@ pub trait Storage {
     fn update(&mut self, key: &str, obj: Object, expected: Revision) -> Result<WriteOutcome, StorageError>;
     /// Deletes only if the key's mod revision is `expected`; returns the last object.
     fn delete(&mut self, key: &str, expected: Revision) -> Result<WriteOutcome, StorageError>;
+    /// The pods under `prefix` bound to `node`, in key order, and the revision
+    /// read at: what a `spec.nodeName` field selector lists. kube-apiserver's
+    /// watch cache serves it from an index; this default filters a full list.
+    fn list_pods_on_node(&self, prefix: &str, node: &str) -> Result<(Vec<Object>, Revision), StorageError> {
+        let (objects, rev) = self.list(prefix)?;
+        Ok((objects.into_iter().filter(|o| matches!(o, Object::Pod(p) if p.spec.node_name == node)).collect(), rev))
+    }
     /// Changes under `prefix` at revisions ≥ `from`, in order.
     fn watch_since(&self, kind: Kind, prefix: &str, from: Revision) -> Result<Vec<WatchEvent>, StorageError>;
 }

@@ -17,7 +17,7 @@ use super::Violation;
 use crate::api::{WatchEvent, WatchEventType};
 use crate::control::controllers::node_lifecycle::TAINT_UNREACHABLE;
 use crate::control::controllers::{node_lifecycle, taint_eviction};
-use crate::control::kubelet::LEASE_NAMESPACE;
+use crate::model::lease::NODE_LEASE_NAMESPACE as LEASE_NAMESPACE;
 use crate::model::node::TaintEffect;
 use crate::model::{Node, Object};
 use crate::time::SimTime;

@@ -28,7 +28,7 @@ pub fn node_scope_of(obj: &Object) -> NodeScope<'_> {
         Object::Pod(p) if p.spec.node_name.is_empty() => NodeScope::Nobody,
         Object::Pod(p) => NodeScope::Node(&p.spec.node_name),
         Object::Node(n) => NodeScope::Node(&n.metadata.name),
-        Object::Lease(l) if l.metadata.namespace == crate::control::kubelet::LEASE_NAMESPACE => NodeScope::Node(&l.metadata.name),
+        Object::Lease(l) if l.metadata.namespace == crate::model::lease::NODE_LEASE_NAMESPACE => NodeScope::Node(&l.metadata.name),
         Object::Lease(_) => NodeScope::Nobody,
         _ => NodeScope::Everyone,
     }

@@ -4,6 +4,9 @@ use serde::{Deserialize, Serialize};
 
 use super::meta::{ObjectMeta, Timestamp};
 
+/// Where kubelets keep their node Leases (one per node, named after it).
+pub const NODE_LEASE_NAMESPACE: &str = "kube-node-lease";
+
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LeaseSpec {

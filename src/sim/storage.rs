@@ -4,6 +4,15 @@
 use crate::api::storage::{Revision, Storage, StorageError, WatchEvent, WatchEventType, WriteOutcome};
 use crate::model::{Kind, Object};
 use super::etcd::{Compare, CompareOp, CompareTarget, EtcdError, EventType, SimEtcd, TxnOp};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+fn bound_node(o: &Object) -> Option<&str> {
+    match o {
+        Object::Pod(p) if !p.spec.node_name.is_empty() => Some(&p.spec.node_name),
+        _ => None,
+    }
+}
 
 /// The simulated etcd as API storage. Writes also queue their watch events,
 /// which the simulator drains and delivers.
@@ -11,6 +20,8 @@ use super::etcd::{Compare, CompareOp, CompareTarget, EtcdError, EventType, SimEt
 pub struct SimStorage {
     pub etcd: SimEtcd<Object>,
     pending: Vec<WatchEvent>,
+    /// Keys of the pods bound to each node (at the current revision).
+    pods_by_node: BTreeMap<String, BTreeSet<Arc<str>>>,
 }
 
 impl SimStorage {
@@ -24,6 +35,27 @@ impl SimStorage {
     }
 
     fn record(&mut self, events: Vec<super::etcd::Event<Object>>) {
+        for e in &events {
+            let before = e.prev_kv.as_ref().and_then(|p| bound_node(&p.value));
+            let after = match e.kind {
+                EventType::Put => bound_node(&e.kv.value),
+                EventType::Delete => None,
+            };
+            if before == after {
+                continue;
+            }
+            if let Some(n) = before
+                && let Some(set) = self.pods_by_node.get_mut(n)
+            {
+                set.remove(&e.kv.key);
+                if set.is_empty() {
+                    self.pods_by_node.remove(n);
+                }
+            }
+            if let Some(n) = after {
+                self.pods_by_node.entry(n.to_string()).or_default().insert(e.kv.key.clone());
+            }
+        }
         self.pending.extend(events.into_iter().map(to_watch_event));
     }
 
@@ -109,6 +141,16 @@ impl Storage for SimStorage {
         let ev = to_watch_event(resp.events[0].clone());
         self.record(resp.events);
         Ok(WriteOutcome::Written(ev.object))
+    }
+
+    fn list_pods_on_node(&self, prefix: &str, node: &str) -> Result<(Vec<Object>, Revision), StorageError> {
+        let mut out = Vec::new();
+        for key in self.pods_by_node.get(node).into_iter().flatten().filter(|k| k.starts_with(prefix)) {
+            if let Some(kv) = self.etcd.get(key, 0).map_err(Self::compacted)? {
+                out.push(kv.value.clone());
+            }
+        }
+        Ok((out, self.etcd.revision()))
     }
 
     fn watch_since(&self, _kind: Kind, prefix: &str, from: Revision) -> Result<Vec<WatchEvent>, StorageError> {

@@ -398,9 +398,11 @@ impl World {
 
     /// Lists `kind` into the component's cache and hands it the differences.
     fn relist(&mut self, id: CompId, kind: Kind, name: &Arc<str>, why: &str) {
-        let listed = match self.stale_revision(id as usize, kind) {
-            Some(rev) => self.api.list_at(kind, rev).or_else(|_| self.api.list(kind, None)),
-            None => self.api.list(kind, None),
+        let scope = self.slots[id as usize].node_scope.clone();
+        let listed = match (self.stale_revision(id as usize, kind), scope.as_deref()) {
+            (Some(rev), _) => self.api.list_at(kind, rev).or_else(|_| self.api.list(kind, None)),
+            (None, Some(node)) => self.api.list_for_node(kind, node),
+            (None, None) => self.api.list(kind, None),
         };
         let (objects, rev) = match listed {
             Ok((objs, rev)) => {

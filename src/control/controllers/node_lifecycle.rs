@@ -99,6 +99,8 @@ pub struct NodeLifecycleController {
     next_id: RequestId,
     /// Writes in flight, by request, with the node they touch.
     inflight: BTreeMap<RequestId, String>,
+    /// Nodes with a write in flight (how many).
+    busy_nodes: BTreeMap<String, u32>,
     started: bool,
 }
 
@@ -111,13 +113,9 @@ fn ready_status(n: &Node) -> &str {
     n.status.conditions.iter().find(|c| c.type_ == "Ready").map_or("Unknown", |c| c.status.as_str())
 }
 
-fn has_taint(n: &Node, key: &str, effect: TaintEffect) -> bool {
-    n.spec.taints.iter().any(|t| t.key == key && t.effect == effect)
-}
-
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, next_id: 0, inflight: BTreeMap::new(), started: false }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, next_id: 0, inflight: BTreeMap::new(), busy_nodes: BTreeMap::new(), started: false }
     }
 
     /// One write per node at a time: a second write from the same cached
@@ -125,7 +123,12 @@ impl NodeLifecycleController {
     fn write(&mut self, node: &str, op: WriteOp, out: &mut Vec<Effect>) {
         self.next_id += 1;
         self.inflight.insert(self.next_id, node.to_string());
+        *self.busy_nodes.entry(node.to_string()).or_default() += 1;
         out.push(Effect::Write { id: self.next_id, op });
+    }
+
+    fn busy(&self, node: &str) -> bool {
+        self.busy_nodes.contains_key(node)
     }
 
     #[cfg(test)]
@@ -165,7 +168,7 @@ impl NodeLifecycleController {
 
     fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
         self.observe(now, view);
-        let nodes: Vec<Node> = view.list(Kind::Node).filter_map(Object::as_node).cloned().collect();
+        let nodes: Vec<std::sync::Arc<Node>> = view.nodes().iter().cloned().collect();
         // 1. Grace period: mark silent nodes Unknown (taints follow once that is observed).
         let mut readiness: BTreeMap<String, String> = BTreeMap::new();
         let mut status_written = BTreeSet::new();
@@ -173,8 +176,8 @@ impl NodeLifecycleController {
             let name = n.metadata.name.clone();
             let mut status = ready_status(n).to_string();
             let silent = self.health.get(&name).is_some_and(|h| now.since(h.probe) > self.config.grace_period);
-            if silent && status != "Unknown" && !self.inflight.values().any(|x| *x == name) {
-                let mut updated = n.clone();
+            if silent && status != "Unknown" && !self.busy(&name) {
+                let mut updated = (**n).clone();
                 let ts = Some(Timestamp::from_sim(now));
                 let mut conds = std::mem::take(&mut updated.status.conditions);
                 if !conds.iter().any(|c| c.type_ == "Ready") {
@@ -236,7 +239,7 @@ impl NodeLifecycleController {
     /// zone's token bucket allows (else the node waits in the zone's queue).
     fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Vec<Effect>) {
         let name = n.metadata.name.clone();
-        if self.inflight.values().any(|x| *x == name) {
+        if self.busy(&name) {
             return;
         }
         let want = match ready_status(n) {
@@ -245,34 +248,43 @@ impl NodeLifecycleController {
             _ => None,
         };
         let ours = |t: &Taint| t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
-        let mut next = n.clone();
         let ts = Some(Timestamp::from_sim(now));
+        let all_down = self.all_disrupted;
+        if want.is_none() && !n.spec.taints.iter().any(ours) {
+            // Ready, and none of our taints: nothing to do (the common case, without a clone).
+            let zone = self.zones.entry(zone_of(n)).or_default();
+            zone.queue.retain(|x| *x != name);
+            return;
+        }
+        let mut taints = n.spec.taints.clone();
         // NoSchedule: exactly the wanted one.
-        next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoSchedule && ours(t) && Some(t.key.as_str()) != want));
+        taints.retain(|t| !(t.effect == TaintEffect::NoSchedule && ours(t) && Some(t.key.as_str()) != want));
+        let has = |taints: &[Taint], key: &str, effect: TaintEffect| taints.iter().any(|t| t.key == key && t.effect == effect);
         if let Some(k) = want
-            && !has_taint(&next, k, TaintEffect::NoSchedule)
+            && !has(&taints, k, TaintEffect::NoSchedule)
         {
-            next.spec.taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: ts });
+            taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: ts });
         }
         // NoExecute: drop a stale one (or all, when every zone is down); add the wanted one if allowed.
-        let all_down = self.all_disrupted;
-        next.spec.taints.retain(|t| !(t.effect == TaintEffect::NoExecute && ours(t) && (all_down || Some(t.key.as_str()) != want)));
+        taints.retain(|t| !(t.effect == TaintEffect::NoExecute && ours(t) && (all_down || Some(t.key.as_str()) != want)));
         let zone_key = zone_of(n);
         let zone = self.zones.entry(zone_key).or_default();
         zone.queue.retain(|x| *x != name);
         if let Some(k) = want
             && !all_down
-            && !has_taint(&next, k, TaintEffect::NoExecute)
+            && !has(&taints, k, TaintEffect::NoExecute)
         {
             let qps = zone.state.map_or(0.0, |s| qps_for(&self.config, s, zone.size));
             if qps > 0.0 && zone.next_token <= now {
-                next.spec.taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
+                taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
                 zone.next_token = now + Duration::from_secs_f64(1.0 / qps);
             } else {
                 zone.queue.push(name.clone());
             }
         }
-        if next.spec.taints != n.spec.taints {
+        if taints != n.spec.taints {
+            let mut next = n.clone();
+            next.spec.taints = taints;
             self.write(&name, WriteOp::Update(next.into()), out);
         }
     }
@@ -317,6 +329,7 @@ impl Component for NodeLifecycleController {
         self.health.clear();
         self.zones.clear();
         self.inflight.clear();
+        self.busy_nodes.clear();
         self.started = false;
     }
 
@@ -353,7 +366,14 @@ impl Component for NodeLifecycleController {
                 }
             }
             Input::WriteResult { id, .. } => {
-                self.inflight.remove(&id);
+                if let Some(node) = self.inflight.remove(&id)
+                    && let Some(n) = self.busy_nodes.get_mut(&node)
+                {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.busy_nodes.remove(&node);
+                    }
+                }
             }
             _ => {}
         }

@@ -38,7 +38,7 @@ use crate::runtime::{ContainerExit, ContainerInfo, ContainerState, PodIdentity, 
 use crate::time::SimTime;
 use backoff::CrashLoopBackoff;
 
-pub const LEASE_NAMESPACE: &str = "kube-node-lease";
+pub use crate::model::lease::NODE_LEASE_NAMESPACE as LEASE_NAMESPACE;
 pub const LEASE_DURATION_S: i32 = 40;
 /// Lease renewal and node status computation (`nodeStatusUpdateFrequency`).
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
