@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 504: the request's outcome is unknown to the caller (it may or may not have been applied).
     #[error("the request timed out: its outcome is unknown")]
     Timeout,
+    /// 501: the storage cannot serve this (a live etcd replays history only as a stream).
+    #[error("not supported by this storage: {0}")]
+    Unsupported(String),
 }
 
 fn format_causes(causes: &[String]) -> String {
@@ -53,6 +56,7 @@ impl ApiError {
             ApiError::BadRequest(_) => 400,
             ApiError::Storage(_) => 500,
             ApiError::Timeout => 504,
+            ApiError::Unsupported(_) => 501,
         }
     }
     /// The `reason` field of the Status (`NotFound`, `Conflict`, …).
@@ -67,6 +71,7 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Storage(_) => "InternalError",
             ApiError::Timeout => "Timeout",
+            ApiError::Unsupported(_) => "NotImplemented",
         }
     }
     pub fn is_conflict(&self) -> bool {

@@ -67,6 +67,7 @@ fn storage_err(e: StorageError) -> ApiError {
     match e {
         StorageError::Compacted { requested, compacted } => ApiError::Gone { requested, current: compacted },
         StorageError::Unavailable(m) => ApiError::Storage(m),
+        StorageError::Unsupported(m) => ApiError::Unsupported(m),
     }
 }
 

@@ -42,6 +42,8 @@ pub enum StorageError {
     Compacted { requested: Revision, compacted: Revision },
     #[error("etcd unavailable: {0}")]
     Unavailable(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
 }
 
 /// Outcome of a conditional write.

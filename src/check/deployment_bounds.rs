@@ -17,6 +17,15 @@ pub struct DeploymentBounds {
     replicasets: BTreeMap<String, ReplicaSet>,
 }
 
+impl super::Checker for DeploymentBounds {
+    fn name(&self) -> &'static str {
+        "deployment-bounds"
+    }
+    fn on_commit(&mut self, at: &super::Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
+        self.observe(at.now, at.index, ev, out);
+    }
+}
+
 impl DeploymentBounds {
     pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, out: &mut Vec<Violation>) {
         let owner = match &ev.object {

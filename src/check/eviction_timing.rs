@@ -26,7 +26,7 @@ const SLACK: Duration = Duration::from_secs(1);
 
 #[derive(Default)]
 pub struct EvictionTiming {
-    nodes: BTreeMap<String, Node>,
+    nodes: BTreeMap<String, std::sync::Arc<Node>>,
     /// Commit times of each node's last two Lease renewals (newest last).
     last_renewal: BTreeMap<String, [SimTime; 2]>,
     deleting: BTreeMap<String, bool>,
@@ -61,7 +61,7 @@ impl EvictionTiming {
                     let message = format!("node {name} was tainted unreachable {:.1}s after its last Lease renewal, before the {}s grace period", now.since(renewed).as_secs_f64(), self.grace.as_secs());
                     out.push(Violation { check: "not-ready-before-grace".into(), t: now, event_index: index, message, objects: vec![format!("nodes/{name}")] });
                 }
-                self.nodes.insert(name, (**n).clone());
+                self.nodes.insert(name, n.clone());
             }
             Object::Pod(p) => {
                 let key = format!("{}/{}#{}", p.metadata.namespace, p.metadata.name, p.metadata.uid);
@@ -92,6 +92,15 @@ impl EvictionTiming {
             }
             _ => {}
         }
+    }
+}
+
+impl super::Checker for EvictionTiming {
+    fn name(&self) -> &'static str {
+        "eviction-timing"
+    }
+    fn on_commit(&mut self, at: &super::Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
+        self.observe(at.now, at.index, ev, at.actor, out);
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::api::{WatchEvent, WatchEventType};
-use crate::control::{Cache, Component, Effect, Input, WriteOp};
+use crate::control::{Cache, Component, Effect, Input, Outbox, WriteOp};
 use crate::model::lease::LeaseSpec;
 use crate::model::meta::Timestamp;
 use crate::model::{Kind, Lease, Object, ObjectMeta};
@@ -30,8 +30,9 @@ pub const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 pub const RETRY_PERIOD: Duration = Duration::from_secs(2);
 pub const LEASE_NAMESPACE: &str = "kube-system";
 
-/// Request ids and timer tokens of the election itself; the children's are
-/// tagged with their index in the bits below.
+/// The timer token of the election itself; the children's tokens are tagged
+/// with their index in the bits below. (Request ids come from the driver, so
+/// answers are routed by the id each child's request was given.)
 const OWN: u64 = 1 << 63;
 const CHILD_SHIFT: u32 = 48;
 const CHILD_MASK: u64 = (1 << CHILD_SHIFT) - 1;
@@ -46,7 +47,10 @@ pub struct LeaderElected {
     observed: Option<(Option<String>, Option<Timestamp>, SimTime)>,
     last_renewal: Option<SimTime>,
     attempt_inflight: bool,
-    next_id: u64,
+    /// The election's own write in flight.
+    attempt: Option<crate::control::RequestId>,
+    /// Children's requests in flight → the child.
+    child_requests: std::collections::BTreeMap<crate::control::RequestId, usize>,
     wake_due: Option<SimTime>,
     acquisitions: u64,
 }
@@ -64,7 +68,8 @@ impl LeaderElected {
             observed: None,
             last_renewal: None,
             attempt_inflight: false,
-            next_id: 0,
+            attempt: None,
+            child_requests: std::collections::BTreeMap::new(),
             wake_due: None,
             acquisitions: 0,
         }
@@ -74,16 +79,16 @@ impl LeaderElected {
         self.leader
     }
 
-    fn wake(&mut self, at: SimTime, out: &mut Vec<Effect>) {
+    fn wake(&mut self, at: SimTime, out: &mut Outbox) {
         if self.wake_due.is_some_and(|d| d <= at && d > SimTime::ZERO) {
             return;
         }
         self.wake_due = Some(at);
-        out.push(Effect::WakeAt { at, token: OWN });
+        out.wake_at(at, OWN);
     }
 
     /// client-go's tryAcquireOrRenew, against the cached Lease.
-    fn try_acquire_or_renew(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn try_acquire_or_renew(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         if self.attempt_inflight {
             return;
         }
@@ -127,15 +132,15 @@ impl LeaderElected {
             }
         };
         self.attempt_inflight = true;
-        self.next_id += 1;
-        out.push(Effect::Write { id: OWN | self.next_id, op });
+        self.attempt = Some(out.write(op));
     }
 
-    fn become_leader(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn become_leader(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         self.leader = true;
         self.acquisitions += 1;
         // A process that wins the election starts its controllers afresh; their
         // event handlers, registered on warm informers, see every object as added.
+        self.child_requests.clear();
         for (i, c) in self.children.iter_mut().enumerate() {
             c.restart();
             for kind in c.watched_kinds() {
@@ -143,31 +148,34 @@ impl LeaderElected {
                 for object in objects {
                     let revision = object.meta().revision();
                     let ev = WatchEvent { type_: WatchEventType::Added, key: Arc::from(""), object, revision };
-                    Self::forward(i, c.as_mut(), now, Input::Watch(ev), view, out);
+                    Self::forward(i, c.as_mut(), now, Input::Watch(ev), view, out, &mut self.child_requests);
                 }
             }
-            Self::forward(i, c.as_mut(), now, Input::Synced, view, out);
+            Self::forward(i, c.as_mut(), now, Input::Synced, view, out, &mut self.child_requests);
         }
     }
 
     fn stop_leading(&mut self) {
         self.leader = false;
+        // The children restart: answers to their earlier requests go nowhere.
+        self.child_requests.clear();
         for c in &mut self.children {
             c.restart();
         }
     }
 
-    /// Runs one child and tags its effects with its index.
-    fn forward(i: usize, child: &mut dyn Component, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
-        let mut inner = Vec::new();
-        child.handle(now, input, view, &mut inner);
+    /// Runs one child; its timers are tagged with its index, its requests remembered.
+    fn forward(i: usize, child: &mut dyn Component, now: SimTime, input: Input, view: &Cache, out: &mut Outbox, requests: &mut std::collections::BTreeMap<crate::control::RequestId, usize>) {
+        let from = out.len();
+        child.handle(now, input, view, out);
         let tag = (i as u64) << CHILD_SHIFT;
-        for e in inner {
-            out.push(match e {
-                Effect::Write { id, op } => Effect::Write { id: tag | id, op },
-                Effect::WakeAt { at, token } => Effect::WakeAt { at, token: tag | token },
-                Effect::Runtime { id, op } => Effect::Runtime { id: tag | id, op },
-            });
+        for e in out.effects_mut_from(from) {
+            match e {
+                Effect::Write { id, .. } | Effect::Runtime { id, .. } => {
+                    requests.insert(*id, i);
+                }
+                Effect::WakeAt { token, .. } => *token |= tag,
+            }
         }
     }
 
@@ -206,6 +214,8 @@ impl Component for LeaderElected {
         self.observed = None;
         self.last_renewal = None;
         self.attempt_inflight = false;
+        self.attempt = None;
+        self.child_requests.clear();
         self.wake_due = None;
     }
 
@@ -217,12 +227,12 @@ impl Component for LeaderElected {
         s
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::Synced => {
                 if self.leader {
                     for (i, c) in self.children.iter_mut().enumerate() {
-                        Self::forward(i, c.as_mut(), now, Input::Synced, view, out);
+                        Self::forward(i, c.as_mut(), now, Input::Synced, view, out, &mut self.child_requests);
                     }
                 }
                 self.try_acquire_or_renew(now, view, out);
@@ -236,8 +246,9 @@ impl Component for LeaderElected {
                 self.try_acquire_or_renew(now, view, out);
                 self.wake(now + RETRY_PERIOD, out);
             }
-            Input::WriteResult { id, result } if id & OWN != 0 => {
+            Input::WriteResult { id, result } if self.attempt == Some(id) => {
                 self.attempt_inflight = false;
+                self.attempt = None;
                 match result {
                     Ok(o) => {
                         if let Some(l) = o.as_lease() {
@@ -264,20 +275,20 @@ impl Component for LeaderElected {
                         let (i, t) = Self::child_of(token);
                         (Some(i), Input::Timer { token: t })
                     }
-                    Input::WriteResult { id, result } => {
-                        let (i, r) = Self::child_of(id);
-                        (Some(i), Input::WriteResult { id: r, result })
-                    }
-                    Input::RuntimeResult { id, result } => {
-                        let (i, r) = Self::child_of(id);
-                        (Some(i), Input::RuntimeResult { id: r, result })
-                    }
+                    Input::WriteResult { id, result } => match self.child_requests.remove(&id) {
+                        Some(i) => (Some(i), Input::WriteResult { id, result }),
+                        None => return,
+                    },
+                    Input::RuntimeResult { id, result } => match self.child_requests.remove(&id) {
+                        Some(i) => (Some(i), Input::RuntimeResult { id, result }),
+                        None => return,
+                    },
                     other => (None, other),
                 };
                 match target {
                     Some(i) => {
                         if let Some(c) = self.children.get_mut(i) {
-                            Self::forward(i, c.as_mut(), now, input, view, out);
+                            Self::forward(i, c.as_mut(), now, input, view, out, &mut self.child_requests);
                         }
                     }
                     None => {
@@ -288,7 +299,7 @@ impl Component for LeaderElected {
                                 _ => true,
                             };
                             if wanted {
-                                Self::forward(i, c.as_mut(), now, input.clone(), view, out);
+                                Self::forward(i, c.as_mut(), now, input.clone(), view, out, &mut self.child_requests);
                             }
                         }
                     }

@@ -6,9 +6,12 @@
 //!    each event as `Input::Watch` *after* the cache has applied it.
 //! 2. After the initial list (and after every relist following 410 Gone) the
 //!    component receives `Input::Synced`.
-//! 3. The component pushes `Effect`s: API writes, each with a request id it
-//!    chose, answered later by `Input::WriteResult` with the same id; and
-//!    wake-ups, answered by `Input::Timer` with the same token.
+//! 3. The component asks for work through its `Outbox`: `out.write(op)` and
+//!    `out.runtime(op)` return the request id the answer (`Input::WriteResult`,
+//!    `Input::RuntimeResult`) will carry; `out.wake_at(t, token)` is answered by
+//!    `Input::Timer` with the same token. The driver assigns ids and tags
+//!    them, and timers, with the process's incarnation: after a crash and
+//!    restart nothing addressed to the previous incarnation is delivered.
 //!
 //! A component never reads a clock, never performs I/O, and draws randomness
 //! only from a stream its constructor was handed.
@@ -26,7 +29,16 @@ use crate::time::SimTime;
 
 pub use informer::Cache;
 
+/// A request's id: the issuing process's incarnation in the high bits, a
+/// sequence number below. Assigned by the `Outbox`, never by a component.
 pub type RequestId = u64;
+
+const INCARNATION_SHIFT: u32 = 40;
+
+/// The incarnation a request id was issued under.
+pub fn incarnation_of(id: RequestId) -> u32 {
+    (id >> INCARNATION_SHIFT) as u32
+}
 
 #[derive(Clone, Debug)]
 pub enum Input {
@@ -77,12 +89,77 @@ pub enum Effect {
     Runtime { id: RequestId, op: crate::runtime::RuntimeOp },
 }
 
+/// Where a component puts its effects during one `handle` call. The driver
+/// owns one per component and drains it after each call.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    effects: Vec<Effect>,
+    next_seq: u64,
+    incarnation: u32,
+}
+
+impl Outbox {
+    /// An outbox for a process in its `incarnation` (0 for the first).
+    pub fn new(incarnation: u32) -> Outbox {
+        Outbox { effects: Vec::new(), next_seq: 0, incarnation }
+    }
+    fn next_id(&mut self) -> RequestId {
+        self.next_seq += 1;
+        (u64::from(self.incarnation) << INCARNATION_SHIFT) | self.next_seq
+    }
+    /// Sends an API write; returns the id its answer will carry.
+    pub fn write(&mut self, op: WriteOp) -> RequestId {
+        let id = self.next_id();
+        self.effects.push(Effect::Write { id, op });
+        id
+    }
+    /// Calls the node's container runtime; returns the id its answer will carry.
+    pub fn runtime(&mut self, op: crate::runtime::RuntimeOp) -> RequestId {
+        let id = self.next_id();
+        self.effects.push(Effect::Runtime { id, op });
+        id
+    }
+    /// Asks to be woken at `at` with `token`.
+    pub fn wake_at(&mut self, at: SimTime, token: u64) {
+        self.effects.push(Effect::WakeAt { at, token });
+    }
+    pub fn effects(&self) -> &[Effect] {
+        &self.effects
+    }
+    /// Effects from index `from` on, for wrappers that re-tag their children's timers.
+    pub fn effects_mut_from(&mut self, from: usize) -> &mut [Effect] {
+        &mut self.effects[from..]
+    }
+    pub fn len(&self) -> usize {
+        self.effects.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty()
+    }
+    /// Takes the effects pushed so far.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Effect> {
+        self.effects.drain(..)
+    }
+    /// A new process: ids continue, under the next incarnation.
+    pub fn next_incarnation(&mut self) {
+        self.effects.clear();
+        self.incarnation += 1;
+    }
+    pub fn incarnation(&self) -> u32 {
+        self.incarnation
+    }
+    /// Whether `id` was issued by this incarnation.
+    pub fn is_current(&self, id: RequestId) -> bool {
+        incarnation_of(id) == self.incarnation
+    }
+}
+
 pub trait Component {
     /// A stable name: it seeds the component's streams and labels the trace.
     fn name(&self) -> &str;
     /// The kinds whose caches the driver keeps for this component.
     fn watched_kinds(&self) -> Vec<Kind>;
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>);
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox);
     /// Work the component is waiting on that no pending event will advance, if
     /// any; a driver with nothing left to run reports it as a stall.
     fn busy(&self) -> Option<String> {

@@ -1,16 +1,16 @@
-//! The live driver: the same components as the simulator (`Box<dyn
-//! Component>`, built by `run::default_components`), on the wall clock.
-//! Their effects become real calls — API writes through the API layer onto
-//! etcd, runtime operations onto a node's runtime — and real events become
-//! their inputs: etcd watch streams (relisted after compaction), runtime
-//! replies and container exits, timers.
+//! The live driver: the same components as the simulator, around the same
+//! driver core (`driver::Core`), on the wall clock. What differs is only how
+//! time passes and how requests travel: API writes go through the API layer
+//! onto etcd at once, runtime operations onto a node's runtime; etcd watch
+//! streams (relisted after compaction), runtime replies, container exits and
+//! timers come back as inputs.
 //!
 //! One thread runs every component, one input at a time, as the simulator
 //! does; etcd streams and runtime calls run on a tokio runtime and reach it
 //! through a channel.
 
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
@@ -18,12 +18,11 @@ use std::time::Duration;
 use super::etcd::{EtcdStorage, StreamEvent};
 use super::runtime::LiveRuntime;
 use crate::api::{ApiError, ApiServer};
-use crate::control::{Cache, Component, Effect, Input, RequestId};
+use crate::control::{Component, Input, RequestId};
+use crate::driver::{Core, REQUEST_TIMEOUT, Sent, SlotId, timeout_error};
 use crate::model::meta::SIM_EPOCH_UNIX_S;
 use crate::model::{Kind, Object};
 use crate::runtime::{ContainerExit, RuntimeError, RuntimeReply};
-use crate::driver::in_scope;
-use crate::sim::world::execute;
 use crate::time::SimTime;
 
 /// Wall-clock now as kubesim time: nanoseconds since the simulator's epoch
@@ -41,40 +40,61 @@ pub enum Msg {
     Stop,
 }
 
-struct Slot {
-    comp: Box<dyn Component>,
-    cache: Cache,
-    kinds: Vec<Kind>,
-    scope: Option<String>,
-    up: bool,
-    /// Cut off from etcd at the adapter: writes time out, watch events are lost.
-    partitioned: bool,
+/// An input waiting for the driver thread, in arrival order.
+enum Pending {
+    Input(SlotId, Input),
+    Watch(SlotId, crate::api::WatchEvent),
+    Write(SlotId, RequestId, Result<Object, ApiError>),
+    Runtime(SlotId, RequestId, Result<RuntimeReply, RuntimeError>),
+    Timer(SlotId, u64, u32),
 }
 
 /// One line of the live log (also the driver's record of what it did).
 pub type LogFn = Box<dyn FnMut(SimTime, &str, &str)>;
 
 pub struct LiveDriver {
-    pub api: ApiServer<EtcdStorage>,
-    slots: Vec<Slot>,
+    core: Core<EtcdStorage>,
     tx: Sender<Msg>,
     rx: Receiver<Msg>,
-    timers: BinaryHeap<Reverse<(SimTime, u64, usize, u64)>>,
+    /// (due, seq, slot, token, incarnation).
+    timers: BinaryHeap<Reverse<(SimTime, u64, SlotId, u64, u32)>>,
     seq: u64,
-    inputs: VecDeque<(usize, Input)>,
+    pending: VecDeque<Pending>,
     runtimes: BTreeMap<String, Box<dyn LiveRuntime>>,
-    streams: Vec<Kind>,
+    /// Cut off from etcd at the adapter: writes time out, watch events are lost.
+    partitioned: Vec<bool>,
     log: LogFn,
     pub writes: u64,
     pub write_errors: u64,
-    /// Answers that arrive later (timeouts of cut-off components).
-    deferred: Vec<Reverse<(SimTime, u64, usize, RequestId, Result<Object, ApiError>)>>,
+    /// Answers that arrive later (timeouts of cut-off components):
+    /// (due, seq, slot, request).
+    deferred: BinaryHeap<Reverse<(SimTime, u64, SlotId, RequestId)>>,
 }
 
 impl LiveDriver {
     pub fn new(api: ApiServer<EtcdStorage>, log: LogFn) -> LiveDriver {
         let (tx, rx) = std::sync::mpsc::channel();
-        LiveDriver { api, slots: Vec::new(), tx, rx, timers: BinaryHeap::new(), seq: 0, inputs: VecDeque::new(), runtimes: BTreeMap::new(), streams: Vec::new(), log, writes: 0, write_errors: 0, deferred: Vec::new() }
+        LiveDriver {
+            core: Core::new(api),
+            tx,
+            rx,
+            timers: BinaryHeap::new(),
+            seq: 0,
+            pending: VecDeque::new(),
+            runtimes: BTreeMap::new(),
+            partitioned: Vec::new(),
+            log,
+            writes: 0,
+            write_errors: 0,
+            deferred: BinaryHeap::new(),
+        }
+    }
+
+    pub fn api(&self) -> &ApiServer<EtcdStorage> {
+        &self.core.api
+    }
+    pub fn api_mut(&mut self) -> &mut ApiServer<EtcdStorage> {
+        &mut self.core.api
     }
 
     /// A sender for other threads (Ctrl-C, runtime event streams).
@@ -84,108 +104,111 @@ impl LiveDriver {
 
     /// Registers a component; a kubelet's node gets `runtime`.
     pub fn add(&mut self, comp: Box<dyn Component>, runtime: Option<Box<dyn LiveRuntime>>) {
-        let kinds = comp.watched_kinds();
-        let scope = comp.node_scope().map(str::to_string);
-        if let (Some(node), Some(rt)) = (&scope, runtime) {
-            self.runtimes.insert(node.clone(), rt);
+        if let (Some(node), Some(rt)) = (comp.node_scope(), runtime) {
+            self.runtimes.insert(node.to_string(), rt);
         }
-        self.slots.push(Slot { cache: Cache::new(&kinds), kinds, scope, up: true, partitioned: false, comp });
+        self.core.add(comp);
+        self.partitioned.push(false);
     }
 
     pub fn component_id(&self, name: &str) -> Option<usize> {
-        self.slots.iter().position(|s| s.comp.name() == name)
+        self.core.find(name)
     }
 
-    /// Lists every watched kind into every cache, hands out the differences
-    /// and Synced, and opens one etcd watch stream per kind.
+    /// Lists every watched kind once, hands every component its part of it
+    /// (the differences) and Synced, and opens one etcd watch stream per kind.
     pub fn start(&mut self) -> Result<(), String> {
         let mut kinds: Vec<Kind> = Vec::new();
-        for s in &self.slots {
+        for s in self.core.slots() {
             for k in &s.kinds {
                 if !kinds.contains(k) {
                     kinds.push(*k);
                 }
             }
         }
+        let now = wall_now();
         for kind in kinds {
-            let rev = self.relist(kind)?;
-            self.api.storage.watch_stream(kind, rev + 1, stream_sender(&self.tx));
-            self.streams.push(kind);
+            let rev = self.relist(kind, now)?;
+            self.core.api.storage.watch_stream(kind, rev + 1, stream_sender(&self.tx));
         }
-        for id in 0..self.slots.len() {
-            self.inputs.push_back((id, Input::Synced));
+        for id in 0..self.core.len() {
+            self.pending.push_back(Pending::Input(id, Input::Synced));
         }
-        self.drain(wall_now());
+        self.drain(now);
         Ok(())
     }
 
     /// Lists `kind` into every cache that watches it; returns the revision.
-    fn relist(&mut self, kind: Kind) -> Result<i64, String> {
-        let (objects, rev) = self.api.list(kind, None).map_err(|e| format!("listing {}: {e}", kind.plural()))?;
-        let prefix = self.api.prefix().to_string();
-        for (id, s) in self.slots.iter_mut().enumerate() {
-            if !s.kinds.contains(&kind) {
-                continue;
-            }
-            let mine: Vec<Object> = objects.iter().filter(|o| in_scope(s.scope.as_deref(), o)).cloned().collect();
-            for ev in s.cache.replace(kind, mine, rev, &prefix) {
-                self.inputs.push_back((id, Input::Watch(ev)));
+    fn relist(&mut self, kind: Kind, now: SimTime) -> Result<i64, String> {
+        let (objects, rev) = self.core.api.list(kind, None).map_err(|e| format!("listing {}: {e}", kind.plural()))?;
+        for id in 0..self.core.len() {
+            if self.core.slot(id).kinds.contains(&kind) && !self.partitioned[id] {
+                let mine = self.core.in_scope(id, &objects);
+                self.core.relisted(id, now, kind, mine, rev);
             }
         }
+        self.carry(now);
         Ok(rev)
     }
 
     /// Runs queued inputs (and the inputs their effects produce) to quiescence.
     fn drain(&mut self, now: SimTime) {
-        while let Some((id, input)) = self.inputs.pop_front() {
-            if !self.slots[id].up {
-                continue;
+        while let Some(p) = self.pending.pop_front() {
+            match p {
+                Pending::Input(id, input) => self.core.call(id, now, input),
+                Pending::Watch(id, ev) => {
+                    self.core.deliver(id, now, ev);
+                }
+                Pending::Write(id, req, result) => {
+                    self.core.answer_write(id, now, req, result);
+                }
+                Pending::Runtime(id, req, result) => {
+                    self.core.answer_runtime(id, now, req, result);
+                }
+                Pending::Timer(id, token, incarnation) => {
+                    self.core.fire_timer(id, now, token, incarnation);
+                }
             }
-            let mut out = Vec::new();
-            {
-                let s = &mut self.slots[id];
-                s.comp.handle(now, input, &s.cache, &mut out);
-            }
-            for e in out {
-                self.apply(id, now, e);
-            }
+            self.carry(now);
         }
     }
 
-    fn apply(&mut self, id: usize, now: SimTime, effect: Effect) {
-        match effect {
-            Effect::Write { id: req, op } if self.slots[id].partitioned => {
-                // Cut off: the request never reaches etcd; the client times out.
-                let _ = op;
-                self.write_errors += 1;
-                let result = Err(ApiError::Storage("request timed out: etcd is unreachable from this component".into()));
-                self.seq += 1;
-                self.deferred.push(Reverse((now + Duration::from_secs(5), self.seq, id, req, result)));
-            }
-            Effect::Write { id: req, op } => {
-                let verb = op.verb();
-                let target = op.target().to_string();
-                let result = execute(&mut self.api, op, now);
-                self.writes += 1;
-                if let Err(e) = &result {
+    /// Carries what components asked for: writes to etcd now (or, cut off,
+    /// a timeout later), runtime calls to the node's runtime, timers.
+    fn carry(&mut self, now: SimTime) {
+        for sent in self.core.take_sent() {
+            match sent {
+                Sent::Write { slot, id: req, .. } if self.partitioned[slot] => {
+                    // Cut off: the request never reaches etcd; the client times out.
                     self.write_errors += 1;
-                    // Conflicts are optimistic concurrency doing its job; log the rest.
-                    if !e.is_conflict() {
-                        let name = self.slots[id].comp.name().to_string();
-                        (self.log)(now, &name, &format!("{verb} {target}: {} {e}", e.code()));
-                    }
+                    self.seq += 1;
+                    self.deferred.push(Reverse((now + REQUEST_TIMEOUT, self.seq, slot, req)));
                 }
-                self.inputs.push_back((id, Input::WriteResult { id: req, result }));
-            }
-            Effect::WakeAt { at, token } => {
-                self.seq += 1;
-                self.timers.push(Reverse((at, self.seq, id, token)));
-            }
-            Effect::Runtime { id: req, op } => {
-                let Some(node) = self.slots[id].scope.clone() else { return };
-                match self.runtimes.get_mut(&node) {
-                    Some(rt) => rt.call(id, req, op, self.tx.clone()),
-                    None => self.inputs.push_back((id, Input::RuntimeResult { id: req, result: Err(RuntimeError::Unavailable(format!("node {node} has no runtime"))) })),
+                Sent::Write { slot, id: req, op } => {
+                    let verb = op.verb();
+                    let target = op.target().to_string();
+                    let result = self.core.execute(op, now);
+                    self.writes += 1;
+                    if let Err(e) = &result {
+                        self.write_errors += 1;
+                        // Conflicts are optimistic concurrency doing its job; log the rest.
+                        if !e.is_conflict() {
+                            let name = self.core.slot(slot).name.clone();
+                            (self.log)(now, &name, &format!("{verb} {target}: {} {e}", e.code()));
+                        }
+                    }
+                    self.pending.push_back(Pending::Write(slot, req, result));
+                }
+                Sent::Timer { slot, at, token, incarnation } => {
+                    self.seq += 1;
+                    self.timers.push(Reverse((at, self.seq, slot, token, incarnation)));
+                }
+                Sent::Runtime { slot, id: req, op } => {
+                    let Some(node) = self.core.slot(slot).scope.clone() else { continue };
+                    match self.runtimes.get_mut(&*node) {
+                        Some(rt) => rt.call(slot, req, op, self.tx.clone()),
+                        None => self.pending.push_back(Pending::Runtime(slot, req, Err(RuntimeError::Unavailable(format!("node {node} has no runtime"))))),
+                    }
                 }
             }
         }
@@ -196,17 +219,19 @@ impl LiveDriver {
     pub fn run_until(&mut self, until: SimTime) -> bool {
         loop {
             let now = wall_now();
-            while let Some(Reverse((at, _, id, token))) = self.timers.peek().copied() {
+            while let Some(Reverse((at, _, id, token, incarnation))) = self.timers.peek().copied() {
                 if at > now {
                     break;
                 }
                 self.timers.pop();
-                self.inputs.push_back((id, Input::Timer { token }));
+                self.pending.push_back(Pending::Timer(id, token, incarnation));
             }
-            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.deferred).into_iter().partition(|Reverse((at, ..))| *at <= now);
-            self.deferred = later;
-            for Reverse((_, _, id, req, result)) in due {
-                self.inputs.push_back((id, Input::WriteResult { id: req, result }));
+            while let Some(Reverse((at, _, id, req))) = self.deferred.peek().copied() {
+                if at > now {
+                    break;
+                }
+                self.deferred.pop();
+                self.pending.push_back(Pending::Write(id, req, Err(timeout_error())));
             }
             self.drain(now);
             if now >= until {
@@ -234,21 +259,21 @@ impl LiveDriver {
         let now = wall_now();
         match msg {
             Msg::Stream(StreamEvent::Event(ev)) => {
-                let kind = ev.object.kind();
-                for (id, s) in self.slots.iter_mut().enumerate() {
-                    if s.up && !s.partitioned && s.kinds.contains(&kind) && in_scope(s.scope.as_deref(), &ev.object) && s.cache.apply(&ev) {
-                        self.inputs.push_back((id, Input::Watch(ev.clone())));
+                let recipients = self.core.recipients(&ev.object).to_vec();
+                for id in recipients {
+                    if self.core.slot(id).up && !self.partitioned[id] {
+                        self.pending.push_back(Pending::Watch(id, ev.clone()));
                     }
                 }
             }
             Msg::Stream(StreamEvent::Gone(kind)) => {
                 (self.log)(now, "driver", &format!("{} watch compacted: relisting", kind.plural()));
-                match self.relist(kind) {
+                match self.relist(kind, now) {
                     Ok(rev) => {
-                        self.api.storage.watch_stream(kind, rev + 1, stream_sender(&self.tx));
-                        for id in 0..self.slots.len() {
-                            if self.slots[id].kinds.contains(&kind) {
-                                self.inputs.push_back((id, Input::Synced));
+                        self.core.api.storage.watch_stream(kind, rev + 1, stream_sender(&self.tx));
+                        for id in 0..self.core.len() {
+                            if self.core.slot(id).kinds.contains(&kind) {
+                                self.pending.push_back(Pending::Input(id, Input::Synced));
                             }
                         }
                     }
@@ -263,10 +288,10 @@ impl LiveDriver {
                 }
             }
             Msg::Stream(StreamEvent::Broken(kind, why)) => (self.log)(now, "driver", &format!("{} watch broken ({why}); resuming", kind.plural())),
-            Msg::RuntimeDone { slot, id, result } => self.inputs.push_back((slot, Input::RuntimeResult { id, result })),
+            Msg::RuntimeDone { slot, id, result } => self.pending.push_back(Pending::Runtime(slot, id, result)),
             Msg::ContainerExited { node, exit } => {
-                if let Some(id) = self.slots.iter().position(|s| s.scope.as_deref() == Some(node.as_str())) {
-                    self.inputs.push_back((id, Input::RuntimeEvent(exit)));
+                if let Some(id) = self.core.kubelet_of(&node) {
+                    self.pending.push_back(Pending::Input(id, Input::RuntimeEvent(exit)));
                 }
             }
             Msg::Stop => {}
@@ -275,50 +300,61 @@ impl LiveDriver {
 
     /// A process crash: it gets nothing until `restart_component`.
     pub fn crash_component(&mut self, id: usize) {
-        self.slots[id].up = false;
-        self.timers.retain(|Reverse((_, _, slot, _))| *slot != id);
+        self.core.crash(id);
     }
 
     /// The process starts again: fresh state and caches, a full relist.
     pub fn restart_component(&mut self, id: usize) -> Result<(), String> {
-        let s = &mut self.slots[id];
-        s.up = true;
-        s.comp.restart();
-        s.cache = Cache::new(&s.kinds);
+        self.core.restart(id);
         self.relist_slot(id)
     }
 
     /// Relists every kind one component watches into its cache, hands it the
     /// differences and Synced.
     fn relist_slot(&mut self, id: usize) -> Result<(), String> {
-        let kinds = self.slots[id].kinds.clone();
-        let prefix = self.api.prefix().to_string();
-        for kind in kinds {
-            let (objects, rev) = self.api.list(kind, None).map_err(|e: ApiError| e.to_string())?;
-            let s = &mut self.slots[id];
-            let mine: Vec<Object> = objects.into_iter().filter(|o| in_scope(s.scope.as_deref(), o)).collect();
-            for ev in s.cache.replace(kind, mine, rev, &prefix) {
-                self.inputs.push_back((id, Input::Watch(ev)));
-            }
+        let now = wall_now();
+        for kind in self.core.slot(id).kinds.clone() {
+            let (objects, rev) = self.core.list(id, kind, None).map_err(|e: ApiError| e.to_string())?;
+            self.core.relisted(id, now, kind, objects, rev);
         }
-        self.inputs.push_back((id, Input::Synced));
-        self.drain(wall_now());
+        self.pending.push_back(Pending::Input(id, Input::Synced));
+        self.carry(now);
+        self.drain(now);
         Ok(())
     }
 
     /// Fault: cuts a component off from etcd at the adapter (its watch breaks).
     pub fn partition(&mut self, id: usize) {
-        self.slots[id].partitioned = true;
+        self.partitioned[id] = true;
     }
 
-    /// Heals a cut: the component's caches catch up by a relist, as a
-    /// reconnecting reflector whose watch history is gone would.
+    /// Heals a cut: the component's watches resume as the simulator's do
+    /// (`Core::resume`); a live etcd replays history only as a stream, so
+    /// each kind relists and the component gets Synced.
     pub fn heal(&mut self, id: usize) -> Result<(), String> {
-        if !self.slots[id].partitioned {
+        if !self.partitioned[id] {
             return Ok(());
         }
-        self.slots[id].partitioned = false;
-        self.relist_slot(id)
+        self.partitioned[id] = false;
+        let now = wall_now();
+        let mut relisted = false;
+        for (kind, _, resumed) in self.core.resume(id) {
+            match resumed {
+                Ok(events) => events.into_iter().for_each(|e| self.pending.push_back(Pending::Watch(id, e))),
+                Err(ApiError::Gone { .. } | ApiError::Unsupported(_)) => {
+                    let (objects, rev) = self.core.list(id, kind, None).map_err(|e| e.to_string())?;
+                    self.core.relisted(id, now, kind, objects, rev);
+                    relisted = true;
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+        if relisted {
+            self.pending.push_back(Pending::Input(id, Input::Synced));
+        }
+        self.carry(now);
+        self.drain(now);
+        Ok(())
     }
 
     pub fn nodes(&self) -> Vec<String> {
@@ -326,7 +362,7 @@ impl LiveDriver {
     }
 
     pub fn partitioned_ids(&self) -> Vec<usize> {
-        (0..self.slots.len()).filter(|i| self.slots[*i].partitioned).collect()
+        (0..self.partitioned.len()).filter(|i| self.partitioned[*i]).collect()
     }
 
     pub fn runtime_mut(&mut self, node: &str) -> Option<&mut Box<dyn LiveRuntime>> {
@@ -364,7 +400,7 @@ pub fn since(t0: SimTime) -> Duration {
     wall_now().since(t0)
 }
 
-pub use crate::sim::world::perform_api_action;
+pub use crate::driver::actions::perform_api_action;
 
 /// Keeps `Arc` in the public surface for runtimes that share state with threads.
 pub type Shared<T> = Arc<std::sync::Mutex<T>>;

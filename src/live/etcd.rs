@@ -271,6 +271,6 @@ impl Storage for EtcdStorage {
 
     fn watch_since(&self, _kind: Kind, _prefix: &str, _from: Revision) -> Result<Vec<WatchEvent>, StorageError> {
         // Live watches are streams (`watch_stream`); history is never pulled in bulk.
-        Err(StorageError::Unavailable("live storage serves watches as streams".into()))
+        Err(StorageError::Unsupported("live storage serves watches as streams".into()))
     }
 }

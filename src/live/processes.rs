@@ -97,7 +97,7 @@ pub fn apply(target: &EtcdTarget, objects: Vec<Object>) -> Result<Vec<String>, S
     let mut done = Vec::new();
     for o in objects {
         let r = ObjectRef::of(&o);
-        crate::sim::world::perform_api_action(&mut api, crate::scenario::Action::Apply(vec![o]), wall_now()).map_err(|e| format!("{r}: {e}"))?;
+        crate::driver::actions::perform_api_action(&mut api, crate::scenario::Action::Apply(vec![o]), wall_now()).map_err(|e| format!("{r}: {e}"))?;
         done.push(r.to_string());
     }
     Ok(done)

@@ -195,7 +195,7 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
                 let c = &s.checks[i];
                 let deadline = c.until.map(|u| t0 + u.since(SimTime::ZERO)).unwrap_or(at).min(until);
                 loop {
-                    let objects = driver.api.list(c.filter.kind, None).map(|(o, _)| o).unwrap_or_default();
+                    let objects = driver.api().list(c.filter.kind, None).map(|(o, _)| o).unwrap_or_default();
                     let mut outcome = crate::check::count::evaluate(c, objects.iter());
                     let now = wall_now();
                     if outcome.ok || now + Duration::from_secs(1) > deadline {
@@ -217,8 +217,8 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
     if !stopped_early && !run_to(&mut driver, until, &stop, &stop_requested) {
         stopped_early = true;
     }
-    let final_pods = driver.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
-    let final_nodes = driver.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
+    let final_pods = driver.api().list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
+    let final_nodes = driver.api().list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
     let cleanup_problems = driver.shutdown(opts.keep);
     let start_latencies_ms = start_latencies_ms(&final_pods);
     Ok(LiveOutcome { checks: outcomes, final_pods, final_nodes, writes: driver.writes, write_errors: driver.write_errors, stopped_early, cleanup_problems, start_latencies_ms })
@@ -263,7 +263,7 @@ fn perform(driver: &mut LiveDriver, action: Action) -> Result<(), String> {
         }
         Action::Partition { components, .. } => components.iter().try_for_each(|c| driver.component_id(c).map(|id| driver.partition(id)).ok_or(format!("no component {c}"))),
         Action::HealPartitions => driver.partitioned_ids().into_iter().try_for_each(|id| driver.heal(id)),
-        other => perform_api_action(&mut driver.api, other, now).map_err(|e: ApiError| e.to_string()),
+        other => perform_api_action(driver.api_mut(), other, now).map_err(|e: ApiError| e.to_string()),
     };
     result.map_err(|e| format!("timeline action `{label}` failed: {e}"))
 }

@@ -245,6 +245,15 @@ impl FakeRuntime {
         seen.into_iter().filter(|(_, n)| *n > 1).map(|((u, n), _)| (u.to_string(), n.to_string())).collect()
     }
 
+    /// How many containers named `name` of pod `pod_uid` are running here.
+    pub fn running_copies(&self, pod_uid: &str, name: &str) -> usize {
+        self.containers.values().filter(|c| c.state == ContainerState::Running && c.pod_uid == pod_uid && c.name == name).count()
+    }
+
+    pub fn container(&self, id: &str) -> Option<&ContainerInfo> {
+        self.containers.get(id)
+    }
+
     /// The pod a container or sandbox belongs to.
     pub fn pod_of(&self, id: &str) -> Option<&PodIdentity> {
         let sandbox = self.containers.get(id).map_or(id, |c| c.sandbox.as_str());

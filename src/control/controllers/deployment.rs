@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use crate::api::DeleteOptions;
 use crate::control::workqueue::WorkQueue;
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, WriteOp};
 use crate::model::deployment::IntOrString;
 use crate::model::meta::{Condition, OwnerReference, Timestamp};
 use crate::model::replicaset::{ReplicaSetSpec, ReplicaSetStatus};
@@ -62,7 +62,6 @@ fn same_template(rs: &ReplicaSet, d: &Deployment) -> bool {
 #[derive(Default)]
 pub struct DeploymentController {
     queue: WorkQueue<Key>,
-    next_id: RequestId,
     /// Per Deployment: when it last made progress (for progressDeadlineSeconds).
     progress: BTreeMap<Key, SimTime>,
     last_available: BTreeMap<Key, i32>,
@@ -74,12 +73,11 @@ impl DeploymentController {
         Self::default()
     }
 
-    fn write(&mut self, op: WriteOp, out: &mut Vec<Effect>) {
-        self.next_id += 1;
-        out.push(Effect::Write { id: self.next_id, op });
+    fn write(&mut self, op: WriteOp, out: &mut Outbox) {
+        out.write(op);
     }
 
-    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Vec<Effect>) {
+    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Outbox) {
         if rs.spec.replicas == Some(replicas) {
             return;
         }
@@ -116,7 +114,7 @@ impl DeploymentController {
         }
     }
 
-    fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<Effect>) {
+    fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Outbox) {
         let Some(d) = view.deployments().get(&key.0, &key.1) else {
             self.progress.remove(key);
             return;
@@ -184,7 +182,7 @@ impl DeploymentController {
         self.update_status(now, d, Some(new_rs), &owned, out);
     }
 
-    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Vec<Effect>) {
+    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Outbox) {
         let ru = d.spec.strategy.rolling_update.as_ref();
         let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
         let new_replicas = new_rs.spec.replicas.unwrap_or(0);
@@ -239,7 +237,7 @@ impl DeploymentController {
     }
 
     /// Deletes old, empty ReplicaSets beyond revisionHistoryLimit, oldest first.
-    fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Vec<Effect>) {
+    fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Outbox) {
         let limit = d.spec.revision_history_limit.unwrap_or(10).max(0) as usize;
         let mut empty: Vec<&&ReplicaSet> = old.iter().filter(|rs| rs.spec.replicas == Some(0) && rs.status.replicas == 0 && !rs.metadata.is_deleting()).collect();
         empty.sort_by_key(|rs| revision(rs));
@@ -251,7 +249,7 @@ impl DeploymentController {
         }
     }
 
-    fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Vec<Effect>) {
+    fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Outbox) {
         let desired = d.spec.replicas.unwrap_or(1);
         let ru = d.spec.strategy.rolling_update.as_ref();
         let (_, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
@@ -296,7 +294,7 @@ impl DeploymentController {
             let at = last + deadline + Duration::from_secs(1);
             if self.wake.is_none_or(|w| w <= now || at < w) {
                 self.wake = Some(at);
-                out.push(Effect::WakeAt { at, token: 0 });
+                out.wake_at(at, 0);
             }
         }
         if s != d.status {
@@ -320,7 +318,7 @@ impl Component for DeploymentController {
         *self = DeploymentController::new();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced | Input::Timer { .. } => {

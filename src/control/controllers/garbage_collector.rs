@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use crate::api::server::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
 use crate::api::{DeleteOptions, WatchEventType};
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::{Kind, Object, ObjectRef};
 use crate::time::SimTime;
 
@@ -40,7 +40,6 @@ pub struct GarbageCollector {
     queue: BTreeSet<String>,
     inflight: BTreeSet<String>,
     inflight_ids: BTreeMap<RequestId, String>,
-    next_id: RequestId,
     retry_at: Option<SimTime>,
     /// Delete requests in flight → the object's uid.
     delete_ids: BTreeMap<RequestId, String>,
@@ -103,11 +102,11 @@ impl GarbageCollector {
         }
     }
 
-    fn write(&mut self, uid: &str, op: WriteOp, out: &mut Vec<Effect>) {
-        self.next_id += 1;
+    fn write(&mut self, uid: &str, op: WriteOp, out: &mut Outbox) -> RequestId {
+        let id = out.write(op);
         self.inflight.insert(uid.to_string());
-        self.inflight_ids.insert(self.next_id, uid.to_string());
-        out.push(Effect::Write { id: self.next_id, op });
+        self.inflight_ids.insert(id, uid.to_string());
+        id
     }
 
     fn dependents_of(&self, uid: &str) -> Vec<String> {
@@ -116,7 +115,7 @@ impl GarbageCollector {
     }
 
     /// Returns false if the caches are not yet fresh enough to decide.
-    fn process(&mut self, uid: &str, view: &Cache, out: &mut Vec<Effect>) -> bool {
+    fn process(&mut self, uid: &str, view: &Cache, out: &mut Outbox) -> bool {
         if self.inflight.contains(uid) {
             return true;
         }
@@ -130,7 +129,7 @@ impl GarbageCollector {
                 if deps.is_empty() {
                     let mut next = obj.clone();
                     next.meta_mut().finalizers.retain(|f| f != FINALIZER_ORPHAN);
-                    self.write(uid, WriteOp::Update(next), out);
+                    let _ = self.write(uid, WriteOp::Update(next), out);
                 } else {
                     for d in deps {
                         self.strip_owner(&d, uid, view, out);
@@ -142,7 +141,7 @@ impl GarbageCollector {
                 if deps.is_empty() {
                     let mut next = obj.clone();
                     next.meta_mut().finalizers.retain(|f| f != FINALIZER_FOREGROUND);
-                    self.write(uid, WriteOp::Update(next), out);
+                    let _ = self.write(uid, WriteOp::Update(next), out);
                 } else {
                     for d in deps {
                         self.delete(&d, view, out);
@@ -180,12 +179,12 @@ impl GarbageCollector {
         } else {
             let mut next = obj.clone();
             next.meta_mut().owner_references.retain(|o| !absent.contains(&o.uid));
-            self.write(uid, WriteOp::Update(next), out);
+            let _ = self.write(uid, WriteOp::Update(next), out);
         }
         true
     }
 
-    fn strip_owner(&mut self, dep: &str, owner: &str, view: &Cache, out: &mut Vec<Effect>) {
+    fn strip_owner(&mut self, dep: &str, owner: &str, view: &Cache, out: &mut Outbox) {
         let Some(r) = self.refs.get(dep).cloned() else { return };
         if self.inflight.contains(dep) {
             return;
@@ -193,18 +192,18 @@ impl GarbageCollector {
         if let Some(obj) = view.get(r.kind, &r.namespace, &r.name) {
             let mut next = obj.clone();
             next.meta_mut().owner_references.retain(|o| o.uid != owner);
-            self.write(dep, WriteOp::Update(next), out);
+            let _ = self.write(dep, WriteOp::Update(next), out);
         }
     }
 
-    fn delete(&mut self, uid: &str, view: &Cache, out: &mut Vec<Effect>) {
+    fn delete(&mut self, uid: &str, view: &Cache, out: &mut Outbox) {
         let Some(r) = self.refs.get(uid).cloned() else { return };
         if self.inflight.contains(uid) || view.get(r.kind, &r.namespace, &r.name).is_some_and(|o| o.meta().is_deleting()) {
             return;
         }
         let options = DeleteOptions { precondition_uid: Some(uid.to_string()), ..Default::default() };
-        self.write(uid, WriteOp::Delete { target: r, options }, out);
-        self.delete_ids.insert(self.next_id, uid.to_string());
+        let id = self.write(uid, WriteOp::Delete { target: r, options }, out);
+        self.delete_ids.insert(id, uid.to_string());
     }
 }
 
@@ -225,7 +224,7 @@ impl Component for GarbageCollector {
         *self = GarbageCollector::new();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
@@ -260,7 +259,7 @@ impl Component for GarbageCollector {
             self.queue = waiting;
             if self.retry_at.is_none_or(|t| t <= now) {
                 self.retry_at = Some(now + RETRY);
-                out.push(Effect::WakeAt { at: now + RETRY, token: 0 });
+                out.wake_at(now + RETRY, 0);
             }
         }
     }

@@ -21,7 +21,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
 use crate::model::node::{Node, Taint, TaintEffect};
 use crate::model::{Kind, Object};
@@ -96,7 +96,6 @@ pub struct NodeLifecycleController {
     health: BTreeMap<String, Health>,
     zones: BTreeMap<String, Zone>,
     all_disrupted: bool,
-    next_id: RequestId,
     /// Writes in flight, by request, with the node they touch.
     inflight: BTreeMap<RequestId, String>,
     /// Nodes with a write in flight (how many).
@@ -115,16 +114,15 @@ fn ready_status(n: &Node) -> &str {
 
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, next_id: 0, inflight: BTreeMap::new(), busy_nodes: BTreeMap::new(), started: false }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, inflight: BTreeMap::new(), busy_nodes: BTreeMap::new(), started: false }
     }
 
     /// One write per node at a time: a second write from the same cached
     /// object would only conflict.
-    fn write(&mut self, node: &str, op: WriteOp, out: &mut Vec<Effect>) {
-        self.next_id += 1;
-        self.inflight.insert(self.next_id, node.to_string());
+    fn write(&mut self, node: &str, op: WriteOp, out: &mut Outbox) {
+        let id = out.write(op);
+        self.inflight.insert(id, node.to_string());
         *self.busy_nodes.entry(node.to_string()).or_default() += 1;
-        out.push(Effect::Write { id: self.next_id, op });
     }
 
     fn busy(&self, node: &str) -> bool {
@@ -166,7 +164,7 @@ impl NodeLifecycleController {
         self.health.retain(|k, _| names.contains(k));
     }
 
-    fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         self.observe(now, view);
         let nodes: Vec<std::sync::Arc<Node>> = view.nodes().iter().cloned().collect();
         // 1. Grace period: mark silent nodes Unknown (taints follow once that is observed).
@@ -218,7 +216,7 @@ impl NodeLifecycleController {
     }
 
     /// `MarkPodsNotReady`: the pods of a node that went Unknown lose Ready.
-    fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Vec<Effect>) {
+    fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Outbox) {
         let pods: Vec<crate::model::pod::Pod> = view.pods().on_node(node).filter(|p| p.is_ready()).map(|p| (**p).clone()).collect();
         for mut p in pods {
             let ts = Some(Timestamp::from_sim(now));
@@ -229,15 +227,14 @@ impl NodeLifecycleController {
             for cs in &mut p.status.container_statuses {
                 cs.ready = false;
             }
-            self.next_id += 1;
-            out.push(Effect::Write { id: self.next_id, op: WriteOp::UpdateStatus(p.into()) });
+            out.write(WriteOp::UpdateStatus(p.into()));
         }
     }
 
     /// Brings one node's not-ready / unreachable taints in line with its Ready
     /// condition, in a single update: NoSchedule at once, NoExecute when the
     /// zone's token bucket allows (else the node waits in the zone's queue).
-    fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Vec<Effect>) {
+    fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Outbox) {
         let name = n.metadata.name.clone();
         if self.busy(&name) {
             return;
@@ -290,7 +287,7 @@ impl NodeLifecycleController {
     }
 
     /// Gives queued nodes their NoExecute taint as tokens become available.
-    fn taint_pass(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn taint_pass(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         let queued: Vec<String> = self.zones.values().flat_map(|z| z.queue.iter().cloned()).collect();
         for name in queued {
             if let Some(n) = view.get(Kind::Node, "", &name).and_then(Object::as_node).cloned() {
@@ -300,10 +297,10 @@ impl NodeLifecycleController {
         self.schedule_token_wake(now, out);
     }
 
-    fn schedule_token_wake(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+    fn schedule_token_wake(&mut self, now: SimTime, out: &mut Outbox) {
         let due = self.zones.values().filter(|z| !z.queue.is_empty() && z.next_token > now).map(|z| z.next_token).min();
         if let Some(d) = due {
-            out.push(Effect::WakeAt { at: d, token: 1 });
+            out.wake_at(d, 1);
         }
     }
 }
@@ -333,16 +330,16 @@ impl Component for NodeLifecycleController {
         self.started = false;
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::Synced if !self.started => {
                 self.started = true;
                 self.observe(now, view);
-                out.push(Effect::WakeAt { at: now + self.config.monitor_period, token: 0 });
+                out.wake_at(now + self.config.monitor_period, 0);
             }
             Input::Timer { token: 0 } => {
                 self.monitor(now, view, out);
-                out.push(Effect::WakeAt { at: now + self.config.monitor_period, token: 0 });
+                out.wake_at(now + self.config.monitor_period, 0);
             }
             Input::Timer { .. } => self.taint_pass(now, view, out),
             Input::Watch(ev) => {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use crate::api::{DeleteOptions, WatchEventType};
 use crate::control::workqueue::WorkQueue;
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::meta::OwnerReference;
 use crate::model::pod::Pod;
 use crate::model::{Kind, Object, ObjectMeta, ObjectRef, ReplicaSet};
@@ -40,7 +40,6 @@ pub struct ReplicaSetController {
     queue: WorkQueue<Key>,
     expectations: BTreeMap<Key, Expectations>,
     inflight: BTreeMap<RequestId, (Key, &'static str)>,
-    next_id: RequestId,
     wake_scheduled: Option<SimTime>,
 }
 
@@ -59,13 +58,12 @@ impl ReplicaSetController {
         }
     }
 
-    fn write(&mut self, key: &Key, what: &'static str, op: WriteOp, out: &mut Vec<Effect>) {
-        self.next_id += 1;
-        self.inflight.insert(self.next_id, (key.clone(), what));
-        out.push(Effect::Write { id: self.next_id, op });
+    fn write(&mut self, key: &Key, what: &'static str, op: WriteOp, out: &mut Outbox) {
+        let id = out.write(op);
+        self.inflight.insert(id, (key.clone(), what));
     }
 
-    fn sync(&mut self, now: SimTime, key: Key, view: &Cache, out: &mut Vec<Effect>) {
+    fn sync(&mut self, now: SimTime, key: Key, view: &Cache, out: &mut Outbox) {
         let Some(rs) = view.replicasets().get(&key.0, &key.1) else {
             self.expectations.remove(&key);
             return;
@@ -78,7 +76,7 @@ impl ReplicaSetController {
         self.update_status(&key, rs, &active, out);
     }
 
-    fn manage(&mut self, now: SimTime, key: &Key, rs: &ReplicaSet, active: &[&Pod], out: &mut Vec<Effect>) {
+    fn manage(&mut self, now: SimTime, key: &Key, rs: &ReplicaSet, active: &[&Pod], out: &mut Outbox) {
         let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
         if active.len() < want {
             let n = (want - active.len()).min(BURST_REPLICAS);
@@ -100,7 +98,7 @@ impl ReplicaSetController {
         }
     }
 
-    fn update_status(&mut self, key: &Key, rs: &ReplicaSet, active: &[&Pod], out: &mut Vec<Effect>) {
+    fn update_status(&mut self, key: &Key, rs: &ReplicaSet, active: &[&Pod], out: &mut Outbox) {
         let template = &rs.spec.template.metadata.labels;
         let ready = active.iter().filter(|p| p.is_ready()).count() as i32;
         let mut status = rs.status.clone();
@@ -173,7 +171,7 @@ impl Component for ReplicaSetController {
         *self = ReplicaSetController::new();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
@@ -214,7 +212,7 @@ impl Component for ReplicaSetController {
                     let due = self.queue.add_rate_limited(key, now);
                     if self.wake_scheduled.is_none_or(|w| due < w || w <= now) {
                         self.wake_scheduled = Some(due);
-                        out.push(Effect::WakeAt { at: due, token: 0 });
+                        out.wake_at(due, 0);
                     }
                 }
             }
@@ -227,7 +225,7 @@ impl Component for ReplicaSetController {
             && self.wake_scheduled.is_none_or(|w| w <= now || due < w)
         {
             self.wake_scheduled = Some(due);
-            out.push(Effect::WakeAt { at: due, token: 0 });
+            out.wake_at(due, 0);
         }
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::{DeleteOptions, WatchEventType};
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, WriteOp};
 use crate::model::node::{Node, TaintEffect};
 use crate::model::pod::Pod;
 use crate::model::{Kind, Object, ObjectRef};
@@ -56,7 +56,6 @@ pub struct TaintEvictionController {
     scheduled: BTreeMap<Key, Scheduled>,
     timers: BTreeMap<(SimTime, u64), Key>,
     seq: u64,
-    next_id: RequestId,
     pub evictions: u64,
 }
 
@@ -65,7 +64,7 @@ impl TaintEvictionController {
         Self::default()
     }
 
-    fn process(&mut self, p: &Pod, view: &Cache, now: SimTime, out: &mut Vec<Effect>) {
+    fn process(&mut self, p: &Pod, view: &Cache, now: SimTime, out: &mut Outbox) {
         let key = (p.metadata.namespace.clone(), p.metadata.name.clone());
         let node = view.get(Kind::Node, "", &p.spec.node_name).and_then(Object::as_node);
         let delay = if p.is_terminal() || p.metadata.is_deleting() { None } else { node.and_then(|n| eviction_delay(p, n)) };
@@ -84,10 +83,10 @@ impl TaintEvictionController {
         self.scheduled.insert(key.clone(), Scheduled { created, trigger });
         self.seq += 1;
         self.timers.insert((trigger, self.seq), key);
-        out.push(Effect::WakeAt { at: trigger.max(now), token: self.seq });
+        out.wake_at(trigger.max(now), self.seq);
     }
 
-    fn fire(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn fire(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         while let Some(entry) = self.timers.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -100,9 +99,8 @@ impl TaintEvictionController {
             self.scheduled.remove(&key);
             let Some(p) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod) else { continue };
             self.evictions += 1;
-            self.next_id += 1;
             let options = DeleteOptions { precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() };
-            out.push(Effect::Write { id: self.next_id, op: WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options } });
+            out.write(WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options });
         }
     }
 
@@ -129,7 +127,7 @@ impl Component for TaintEvictionController {
         self.timers.clear();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {

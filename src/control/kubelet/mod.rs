@@ -30,7 +30,7 @@ use std::time::Duration;
 
 use crate::api::{DeleteOptions, WatchEventType};
 use crate::control::scheduler::resources::{Resource, pod_requests};
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
 use crate::model::pod::{Container, ContainerStatus, PHASE_RUNNING, Pod, Probe};
 use crate::model::{Kind, Object, ObjectRef};
@@ -103,7 +103,6 @@ impl PodWorker {
 pub struct Kubelet {
     node: String,
     name: String,
-    next_id: RequestId,
     api_inflight: BTreeMap<RequestId, ApiWrite>,
     /// Runtime calls in flight: id → the pod uid they serve (none for List).
     rt_inflight: BTreeMap<RequestId, (Option<String>, RuntimeOp)>,
@@ -126,7 +125,6 @@ impl Kubelet {
         Kubelet {
             node: node.to_string(),
             name: format!("kubelet/{node}"),
-            next_id: 0,
             api_inflight: BTreeMap::new(),
             rt_inflight: BTreeMap::new(),
             workers: BTreeMap::new(),
@@ -144,28 +142,26 @@ impl Kubelet {
         }
     }
 
-    fn api(&mut self, op: WriteOp, what: ApiWrite, out: &mut Vec<Effect>) {
-        self.next_id += 1;
-        self.api_inflight.insert(self.next_id, what);
-        out.push(Effect::Write { id: self.next_id, op });
+    fn api(&mut self, op: WriteOp, what: ApiWrite, out: &mut Outbox) {
+        let id = out.write(op);
+        self.api_inflight.insert(id, what);
     }
 
-    fn runtime(&mut self, uid: Option<&str>, op: RuntimeOp, out: &mut Vec<Effect>) {
-        self.next_id += 1;
+    fn runtime(&mut self, uid: Option<&str>, op: RuntimeOp, out: &mut Outbox) {
         if let Some(w) = uid.and_then(|u| self.workers.get_mut(u)) {
             w.inflight += 1;
         }
-        self.rt_inflight.insert(self.next_id, (uid.map(str::to_string), op.clone()));
-        out.push(Effect::Runtime { id: self.next_id, op });
+        let id = out.runtime(op.clone());
+        self.rt_inflight.insert(id, (uid.map(str::to_string), op));
     }
 
-    fn wake(&mut self, at: SimTime, what: Wake, out: &mut Vec<Effect>) {
+    fn wake(&mut self, at: SimTime, what: Wake, out: &mut Outbox) {
         self.seq += 1;
         self.wakes.insert(self.seq, what);
-        out.push(Effect::WakeAt { at, token: self.seq });
+        out.wake_at(at, self.seq);
     }
 
-    fn sync_later(&mut self, uid: &str, at: SimTime, out: &mut Vec<Effect>) {
+    fn sync_later(&mut self, uid: &str, at: SimTime, out: &mut Outbox) {
         let Some(w) = self.workers.get_mut(uid) else { return };
         if w.sync_at.is_some_and(|t| t <= at) {
             return;
@@ -175,7 +171,7 @@ impl Kubelet {
     }
 
     /// Renews the Lease and posts node status if it changed or is due.
-    fn heartbeat(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn heartbeat(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         let ts = Some(Timestamp::from_sim(now));
         match view.get(Kind::Lease, LEASE_NAMESPACE, &self.node).and_then(Object::as_lease) {
             Some(l) => {
@@ -258,7 +254,7 @@ impl Kubelet {
     }
 
     /// The kubelet's `syncPod`: one step towards what the pod should be.
-    fn sync(&mut self, now: SimTime, uid: &str, view: &Cache, out: &mut Vec<Effect>) {
+    fn sync(&mut self, now: SimTime, uid: &str, view: &Cache, out: &mut Outbox) {
         let Some(w) = self.workers.get_mut(uid) else { return };
         if w.inflight > 0 {
             return;
@@ -329,7 +325,7 @@ impl Kubelet {
 
     /// Stops a pod's containers (with its grace period), then its sandbox,
     /// then removes them; a deleted pod is then confirmed with grace 0.
-    fn sync_stop(&mut self, now: SimTime, uid: &str, pod: Option<&Pod>, out: &mut Vec<Effect>) {
+    fn sync_stop(&mut self, now: SimTime, uid: &str, pod: Option<&Pod>, out: &mut Outbox) {
         let w = self.workers.get_mut(uid).expect("worker");
         let running: Vec<String> = w.running().map(|c| c.id.clone()).collect();
         let grace = w.grace_s;
@@ -373,7 +369,7 @@ impl Kubelet {
         }
     }
 
-    fn write_status_terminal(&mut self, now: SimTime, uid: &str, p: &Pod, out: &mut Vec<Effect>) {
+    fn write_status_terminal(&mut self, now: SimTime, uid: &str, p: &Pod, out: &mut Outbox) {
         let w = &self.workers[uid];
         if w.status_inflight || p.is_terminal() {
             return;
@@ -389,7 +385,7 @@ impl Kubelet {
     }
 
     /// Writes the pod's status if what the runtime shows differs from it.
-    fn write_status(&mut self, now: SimTime, uid: &str, p: &Pod, _view: &Cache, out: &mut Vec<Effect>) {
+    fn write_status(&mut self, now: SimTime, uid: &str, p: &Pod, _view: &Cache, out: &mut Outbox) {
         let w = &self.workers[uid];
         if w.status_inflight {
             return;
@@ -402,7 +398,7 @@ impl Kubelet {
         self.api(WriteOp::UpdateStatus(next.into()), ApiWrite::Status(uid.to_string()), out);
     }
 
-    fn on_runtime_result(&mut self, now: SimTime, id: RequestId, result: Result<RuntimeReply, RuntimeError>, view: &Cache, out: &mut Vec<Effect>) {
+    fn on_runtime_result(&mut self, now: SimTime, id: RequestId, result: Result<RuntimeReply, RuntimeError>, view: &Cache, out: &mut Outbox) {
         let Some((uid, op)) = self.rt_inflight.remove(&id) else { return };
         let Some(uid) = uid else {
             if let (RuntimeOp::List, Ok(RuntimeReply::List { sandboxes, containers })) = (&op, result) {
@@ -530,7 +526,7 @@ impl Kubelet {
         running
     }
 
-    fn schedule_probes(&mut self, now: SimTime, uid: &str, name: &str, container: &str, view: &Cache, out: &mut Vec<Effect>) {
+    fn schedule_probes(&mut self, now: SimTime, uid: &str, name: &str, container: &str, view: &Cache, out: &mut Outbox) {
         let Some(w) = self.workers.get(uid) else { return };
         let Some(spec) = container_spec(view, w, name) else { return };
         for (probe, kind) in [(&spec.readiness_probe, ProbeKind::Readiness), (&spec.liveness_probe, ProbeKind::Liveness)] {
@@ -541,17 +537,17 @@ impl Kubelet {
         }
     }
 
-    fn run_probe(&mut self, uid: &str, container: &str, kind: ProbeKind, out: &mut Vec<Effect>) {
+    fn run_probe(&mut self, uid: &str, container: &str, kind: ProbeKind, out: &mut Outbox) {
         let Some(w) = self.workers.get(uid) else { return };
         if !w.running().any(|c| c.id == container) {
             return;
         }
-        self.next_id += 1;
-        self.rt_inflight.insert(self.next_id, (None, RuntimeOp::Probe { container: container.to_string(), kind: kind.clone() }));
-        out.push(Effect::Runtime { id: self.next_id, op: RuntimeOp::Probe { container: container.to_string(), kind } });
+        let op = RuntimeOp::Probe { container: container.to_string(), kind };
+        let id = out.runtime(op.clone());
+        self.rt_inflight.insert(id, (None, op));
     }
 
-    fn on_probe(&mut self, now: SimTime, container: String, kind: ProbeKind, ok: bool, view: &Cache, out: &mut Vec<Effect>) {
+    fn on_probe(&mut self, now: SimTime, container: String, kind: ProbeKind, ok: bool, view: &Cache, out: &mut Outbox) {
         let Some((uid, name)) = self.workers.iter().find_map(|(u, w)| w.running().find(|c| c.id == container).map(|c| (u.clone(), c.name.clone()))) else { return };
         let Some(spec) = container_spec(view, &self.workers[&uid], &name) else { return };
         let readiness = kind == ProbeKind::Readiness;
@@ -583,7 +579,7 @@ impl Kubelet {
         self.sync(now, &uid, view, out);
     }
 
-    fn on_exit(&mut self, now: SimTime, exit: ContainerExit, view: &Cache, out: &mut Vec<Effect>) {
+    fn on_exit(&mut self, now: SimTime, exit: ContainerExit, view: &Cache, out: &mut Outbox) {
         let c = exit.container;
         let uid = c.pod_uid.clone();
         let Some(w) = self.workers.get_mut(&uid) else { return };
@@ -596,17 +592,16 @@ impl Kubelet {
         self.sync(now, &uid, view, out);
     }
 
-    fn request_list(&mut self, out: &mut Vec<Effect>) {
+    fn request_list(&mut self, out: &mut Outbox) {
         if self.list_inflight {
             return;
         }
         self.list_inflight = true;
-        self.next_id += 1;
-        self.rt_inflight.insert(self.next_id, (None, RuntimeOp::List));
-        out.push(Effect::Runtime { id: self.next_id, op: RuntimeOp::List });
+        let id = out.runtime(RuntimeOp::List);
+        self.rt_inflight.insert(id, (None, RuntimeOp::List));
     }
 
-    fn sync_all(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) {
+    fn sync_all(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         let pods: Vec<Pod> = view.pods().on_node(&self.node).map(|p| (**p).clone()).collect();
         for p in &pods {
             self.adopt(p, view);
@@ -760,7 +755,7 @@ impl Component for Kubelet {
         [("container_restarts", self.restarted), ("pods_rejected", self.rejected), ("orphans_killed", self.orphans_killed)].into_iter().filter(|(_, v)| *v > 0).collect()
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::Synced => {
                 if self.runtime_synced {

@@ -22,7 +22,7 @@ use super::cycle::{CycleOptions, schedule};
 use super::framework::{NodeInfo, PodInfo, Snapshot};
 use super::profile::SchedulerConfig;
 use crate::api::{DeleteOptions, WatchEventType};
-use crate::control::{Cache, Component, Effect, Input, RequestId, WriteOp};
+use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::pod::Pod;
 use crate::model::{Kind, Object, ObjectRef};
 use crate::time::SimTime;
@@ -67,7 +67,6 @@ pub struct Scheduler {
     placed: BTreeMap<Key, String>,
     assumed: BTreeSet<Key>,
     binds: BTreeMap<RequestId, Key>,
-    next_id: RequestId,
     next_wake: Option<SimTime>,
     last_flush: SimTime,
     pub stats: SchedulerStats,
@@ -94,7 +93,6 @@ impl Scheduler {
             placed: BTreeMap::new(),
             assumed: BTreeSet::new(),
             binds: BTreeMap::new(),
-            next_id: 0,
             next_wake: None,
             last_flush: SimTime::ZERO,
             stats: SchedulerStats::default(),
@@ -239,7 +237,7 @@ impl Scheduler {
         self.enqueue(p, now, view);
     }
 
-    fn schedule_next(&mut self, now: SimTime, view: &Cache, out: &mut Vec<Effect>) -> bool {
+    fn schedule_next(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) -> bool {
         let Some((_, key)) = self.active.pop_first() else { return false };
         let Some(Object::Pod(pod)) = view.get(Kind::Pod, &key.0, &key.1).cloned() else {
             self.queued.remove(&key);
@@ -267,9 +265,8 @@ impl Scheduler {
                     name: key.1.clone(),
                     node,
                 });
-                self.next_id += 1;
-                self.binds.insert(self.next_id, key);
-                out.push(Effect::Write { id: self.next_id, op });
+                let id = out.write(op);
+                self.binds.insert(id, key);
                 self.stats.scheduled += 1;
             }
             None => {
@@ -278,15 +275,13 @@ impl Scheduler {
                     self.stats.preemptions += 1;
                     for (ns, name, uid) in &nom.victims {
                         self.stats.victims += 1;
-                        self.next_id += 1;
                         let options = DeleteOptions { precondition_uid: Some(uid.clone()), ..Default::default() };
-                        out.push(Effect::Write { id: self.next_id, op: WriteOp::Delete { target: ObjectRef::new(Kind::Pod, ns, name), options } });
+                        out.write(WriteOp::Delete { target: ObjectRef::new(Kind::Pod, ns, name), options });
                     }
                     if pod.status.nominated_node_name != nom.nominated_node {
                         let mut nominated = (*pod).clone();
                         nominated.status.nominated_node_name = nom.nominated_node.clone();
-                        self.next_id += 1;
-                        out.push(Effect::Write { id: self.next_id, op: WriteOp::UpdateStatus(nominated.into()) });
+                        out.write(WriteOp::UpdateStatus(nominated.into()));
                     }
                 }
                 self.queued.insert(key.clone(), attempts);
@@ -296,7 +291,7 @@ impl Scheduler {
         true
     }
 
-    fn schedule_wake(&mut self, now: SimTime, out: &mut Vec<Effect>) {
+    fn schedule_wake(&mut self, now: SimTime, out: &mut Outbox) {
         let mut due = self.backoff.keys().next().map(|(t, _)| *t);
         if !self.unschedulable.is_empty() {
             let flush = self.last_flush + FLUSH_PERIOD;
@@ -306,7 +301,7 @@ impl Scheduler {
             && self.next_wake.is_none_or(|w| w <= now || d < w)
         {
             self.next_wake = Some(d.max(now));
-            out.push(Effect::WakeAt { at: d.max(now), token: 0 });
+            out.wake_at(d.max(now), 0);
         }
     }
 
@@ -350,10 +345,8 @@ impl Component for Scheduler {
     /// the counters kept for the summary.
     fn restart(&mut self) {
         let stats = std::mem::take(&mut self.stats);
-        let next_id = self.next_id;
         *self = Scheduler::new(self.config.clone(), self.rng.clone());
         self.stats = stats;
-        self.next_id = next_id;
     }
 
     fn stats(&self) -> Vec<(&'static str, u64)> {
@@ -369,7 +362,7 @@ impl Component for Scheduler {
         ]
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {

@@ -39,22 +39,22 @@ fn deployment(strategy: &str, image: &str) -> Object {
 }
 
 fn replicasets(w: &World) -> Vec<ReplicaSet> {
-    let mut v: Vec<ReplicaSet> = w.api.list(Kind::ReplicaSet, None).unwrap().0.iter().filter_map(Object::as_replicaset).cloned().collect();
+    let mut v: Vec<ReplicaSet> = w.api().list(Kind::ReplicaSet, None).unwrap().0.iter().filter_map(Object::as_replicaset).cloned().collect();
     v.sort_by_key(revision);
     v
 }
 
 fn change_image(w: &mut World, image: &str) {
-    let d = w.api.get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
+    let d = w.api().get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
     let mut d = d.as_deployment().unwrap().clone();
     d.spec.template.spec.containers[0].image = image.into();
     let now = w.now();
-    w.api.update(d.into(), now).unwrap();
+    w.api_mut().update(d.into(), now).unwrap();
 }
 
 /// Running pods (not being deleted) per ReplicaSet name.
 fn running(w: &World) -> (i32, i32) {
-    let pods = w.api.list(Kind::Pod, None).unwrap().0;
+    let pods = w.api().list(Kind::Pod, None).unwrap().0;
     let live = pods.iter().filter_map(Object::as_pod).filter(|p| !p.metadata.is_deleting());
     let total = live.clone().count() as i32;
     let ready = live.filter(|p| p.is_ready()).count() as i32;
@@ -86,7 +86,7 @@ fn rolling_update_keeps_surge_and_unavailability_bounds() {
     assert_eq!((revision(&rs[0]), rs[0].spec.replicas), (1, Some(0)), "old ReplicaSet scaled to 0");
     assert_eq!((revision(&rs[1]), rs[1].spec.replicas), (2, Some(4)), "new ReplicaSet at 4");
     assert!(rs[1].spec.template.spec.containers[0].image == "app:2" && rs[1].metadata.labels.contains_key(HASH_LABEL));
-    let d = w.api.get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
+    let d = w.api().get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
     let st = &d.as_deployment().unwrap().status;
     assert_eq!((st.replicas, st.updated_replicas, st.available_replicas, st.unavailable_replicas), (4, 4, 4, 0));
     let progressing = st.conditions.iter().find(|c| c.type_ == "Progressing").unwrap();
@@ -104,12 +104,12 @@ fn recreate_stops_old_pods_before_starting_new_ones() {
     for _ in 0..600 {
         t = t + Duration::from_millis(100);
         w.advance_to(t);
-        let pods = w.api.list(Kind::Pod, None).unwrap().0;
+        let pods = w.api().list(Kind::Pod, None).unwrap().0;
         let images: std::collections::BTreeSet<String> = pods.iter().filter_map(Object::as_pod).map(|p| p.spec.containers[0].image.clone()).collect();
         assert!(images.len() <= 1, "old and new pods at once at {t}: {images:?}");
     }
     assert_eq!(running(&w), (4, 4));
-    assert!(w.api.list(Kind::Pod, None).unwrap().0.iter().filter_map(Object::as_pod).all(|p| p.spec.containers[0].image == "app:2"));
+    assert!(w.api().list(Kind::Pod, None).unwrap().0.iter().filter_map(Object::as_pod).all(|p| p.spec.containers[0].image == "app:2"));
 }
 
 #[test]
@@ -121,13 +121,13 @@ fn rollback_returns_to_an_earlier_template_as_a_new_revision() {
     change_image(&mut w, "app:2");
     w.advance_to(SimTime::from_secs(90));
     // What `kubectl rollout undo` does: the template of the previous revision.
-    let d = w.api.get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
+    let d = w.api().get(&ObjectRef::new(Kind::Deployment, "default", "web")).unwrap();
     let mut d = d.as_deployment().unwrap().clone();
     let first = replicasets(&w).into_iter().find(|r| revision(r) == 1).unwrap();
     d.spec.template = first.spec.template.clone();
     d.spec.template.metadata.labels.remove(HASH_LABEL);
     let now = w.now();
-    w.api.update(d.into(), now).unwrap();
+    w.api_mut().update(d.into(), now).unwrap();
     w.advance_to(SimTime::from_secs(150));
     let rs = replicasets(&w);
     assert_eq!(rs.len(), 2, "the old ReplicaSet is reused, not copied");

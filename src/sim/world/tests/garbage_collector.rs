@@ -22,13 +22,13 @@ fn world() -> World {
 }
 
 fn pods(w: &World) -> Vec<Object> {
-    w.api.list(Kind::Pod, None).unwrap().0
+    w.api().list(Kind::Pod, None).unwrap().0
 }
 
 fn delete_rs(w: &mut World, propagation: Propagation) {
     let r = ObjectRef::new(Kind::ReplicaSet, "default", "web");
     let now = w.now();
-    w.api.delete(&r, &DeleteOptions { propagation, ..Default::default() }, now).unwrap();
+    w.api_mut().delete(&r, &DeleteOptions { propagation, ..Default::default() }, now).unwrap();
     w.create_now(crate::model::Namespace { metadata: ObjectMeta { name: "tick".into(), ..Default::default() }, ..Default::default() }.into()).unwrap();
     w.advance_to(SimTime::from_secs(30));
 }
@@ -39,7 +39,7 @@ fn background_deletion_removes_dependents() {
     assert_eq!(pods(&w).len(), 3);
     delete_rs(&mut w, Propagation::Background);
     assert!(pods(&w).is_empty(), "the collector deleted the orphaned pods");
-    assert!(w.api.get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err());
+    assert!(w.api().get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err());
 }
 
 #[test]
@@ -49,7 +49,7 @@ fn orphan_deletion_keeps_dependents_without_owner_references() {
     let left = pods(&w);
     assert_eq!(left.len(), 3);
     assert!(left.iter().all(|p| p.meta().owner_references.is_empty()), "references removed");
-    assert!(w.api.get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err(), "then the owner went");
+    assert!(w.api().get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err(), "then the owner went");
 }
 
 #[test]
@@ -57,6 +57,6 @@ fn foreground_deletion_removes_dependents_before_the_owner() {
     let mut w = world();
     delete_rs(&mut w, Propagation::Foreground);
     assert!(pods(&w).is_empty());
-    assert!(w.api.get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err(), "the owner goes once its dependents are gone");
+    assert!(w.api().get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).is_err(), "the owner goes once its dependents are gone");
 }
 

@@ -1,6 +1,7 @@
 //! The driver and the component contract, shown with small components.
 
 use super::*;
+use crate::control::Outbox;
 use crate::api::WatchEventType;
 use crate::control::controllers::replicaset::ReplicaSetController;
 use crate::control::workqueue::WorkQueue;
@@ -30,8 +31,7 @@ use crate::testutil::{pod, replicaset as rs};
 struct Labeler {
     log: Rc<RefCell<Vec<String>>>,
     queue: WorkQueue<String>,
-    next: RequestId,
-    pending: BTreeSet<RequestId>,
+    pending: std::collections::BTreeSet<RequestId>,
     busy: bool,
 }
 
@@ -42,7 +42,7 @@ impl Component for Labeler {
     fn watched_kinds(&self) -> Vec<Kind> {
         vec![Kind::Pod]
     }
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Vec<Effect>) {
+    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         let mut log = self.log.borrow_mut();
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
@@ -55,17 +55,16 @@ impl Component for Labeler {
                 if ev.type_ == WatchEventType::Added && !ev.object.meta().labels.contains_key("seen") {
                     let mut o = ev.object.clone();
                     o.meta_mut().labels.insert("seen".into(), "yes".into());
-                    self.next += 1;
-                    self.pending.insert(self.next);
-                    out.push(Effect::Write { id: self.next, op: WriteOp::Update(o) });
+                    let id = out.write(WriteOp::Update(o));
+                    self.pending.insert(id);
                 }
             }
             Input::WriteResult { id, result } => {
-                assert!(self.pending.remove(&id), "results come back with the id we chose");
+                assert!(self.pending.remove(&id), "results come back with the id the write was given");
                 let name = result.as_ref().map(|o| o.meta().name.clone()).unwrap_or_default();
                 log.push(format!("result {id} {}", if result.is_ok() { "ok" } else { "err" }));
                 let due = self.queue.add_after(name, now, Duration::from_secs(10));
-                out.push(Effect::WakeAt { at: due, token: 7 });
+                out.wake_at(due, 7);
             }
             Input::Timer { token } => {
                 assert_eq!(token, 7);
@@ -99,7 +98,7 @@ fn component_contract_list_sync_watch_write_result_and_requeue_after() {
     assert_eq!(requeues.len(), 2, "{log:?}");
     assert!(requeues[0].starts_with("requeued before at 10."), "woken 10 s after the result: {requeues:?}");
     // The write went through the API: the store has the label.
-    let stored = w.api.get(&ObjectRef::new(Kind::Pod, "default", "before")).unwrap();
+    let stored = w.api().get(&ObjectRef::new(Kind::Pod, "default", "before")).unwrap();
     assert_eq!(stored.meta().labels.get("seen").map(String::as_str), Some("yes"));
 }
 
@@ -111,9 +110,9 @@ fn replicaset_controller_converges_without_double_creates_under_a_slow_watch() {
     w.add_component(Box::new(ReplicaSetController::new()));
     w.create_now(rs("web", 5)).unwrap();
     w.advance_to(SimTime::from_secs(60));
-    let (pods, _) = w.api.list(Kind::Pod, Some("default")).unwrap();
+    let (pods, _) = w.api().list(Kind::Pod, Some("default")).unwrap();
     assert_eq!(pods.len(), 5, "exactly the replicas, no double creates");
-    let rs_obj = w.api.get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).unwrap();
+    let rs_obj = w.api().get(&ObjectRef::new(Kind::ReplicaSet, "default", "web")).unwrap();
     let uid = rs_obj.meta().uid.clone();
     for p in &pods {
         let r = p.meta().controller_ref().expect("owned");
@@ -123,15 +122,17 @@ fn replicaset_controller_converges_without_double_creates_under_a_slow_watch() {
     assert_eq!(rs_obj.as_replicaset().unwrap().status.replicas, 5);
     assert_eq!(rs_obj.as_replicaset().unwrap().status.observed_generation, 1);
     // Scale down: bound pods outrank unbound ones, so the unbound go first.
-    w.api.bind("default", &pods[0].meta().name, "n1", w.now()).unwrap();
+    let now = w.now();
+    w.api_mut().bind("default", &pods[0].meta().name, "n1", now).unwrap();
     let mut scaled = rs_obj.clone();
     if let Object::ReplicaSet(r) = &mut scaled {
         std::sync::Arc::make_mut(r).spec.replicas = Some(1);
     }
-    w.api.update(scaled, w.now()).unwrap();
+    let now = w.now();
+    w.api_mut().update(scaled, now).unwrap();
     w.fan_out();
     w.advance_to(SimTime::from_secs(120));
-    let (left, _) = w.api.list(Kind::Pod, Some("default")).unwrap();
+    let (left, _) = w.api().list(Kind::Pod, Some("default")).unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].meta().name, pods[0].meta().name, "the bound pod is kept");
     assert!(w.violations().is_empty(), "{:?}", w.violations());
@@ -149,11 +150,13 @@ fn reconnect_after_compaction_relists_and_reports_what_was_missed() {
     // then history is compacted past what it saw.
     let before = w.cache(0).revision(Kind::Pod);
     let b = ObjectRef::new(Kind::Pod, "default", "b");
-    w.api.delete(&b, &Default::default(), w.now()).unwrap();
-    w.api.create(pod("c"), w.now()).unwrap();
-    let _ = w.api.storage.drain_events();
-    let rev = w.api.storage.etcd.revision();
-    w.api.storage.etcd.compact(rev).unwrap();
+    let now = w.now();
+    w.api_mut().delete(&b, &Default::default(), now).unwrap();
+    let now = w.now();
+    w.api_mut().create(pod("c"), now).unwrap();
+    let _ = w.api_mut().storage.drain_events();
+    let rev = w.api_mut().storage.etcd.revision();
+    w.api_mut().storage.etcd.compact(rev).unwrap();
     log.borrow_mut().clear();
     w.reconnect_watches(0);
     let seen = log.borrow().clone();
@@ -172,8 +175,9 @@ fn reconnect_without_compaction_resumes_from_the_cache_revision() {
     let log = Rc::new(RefCell::new(Vec::new()));
     w.add_component(Box::new(Labeler { log: log.clone(), ..Default::default() }));
     w.settle();
-    w.api.create(pod("x"), w.now()).unwrap();
-    let _ = w.api.storage.drain_events(); // lost on the wire
+    let now = w.now();
+    w.api_mut().create(pod("x"), now).unwrap();
+    let _ = w.api_mut().storage.drain_events(); // lost on the wire
     w.reconnect_watches(0);
     w.settle();
     assert!(log.borrow().iter().any(|l| l.starts_with("ADDED x")), "{:?}", log.borrow());
@@ -190,7 +194,7 @@ impl Component for Recorder {
     fn watched_kinds(&self) -> Vec<Kind> {
         vec![Kind::Pod]
     }
-    fn handle(&mut self, _: SimTime, input: Input, _: &Cache, _: &mut Vec<Effect>) {
+    fn handle(&mut self, _: SimTime, input: Input, _: &Cache, _: &mut Outbox) {
         if let Input::Watch(ev) = input {
             self.0.borrow_mut().push(ev.revision);
         }
@@ -260,13 +264,13 @@ fn etcd_unavailable_fails_writes_until_it_recovers_and_compaction_forces_relists
     w.create_now(rs("web", 2)).unwrap(); // the API itself is fine; the controller's writes are not
     w.advance_to(SimTime::from_secs(35));
     assert!(w.trace.len() < 2_000, "retries back off exponentially, they do not spin: {} events", w.trace.len());
-    assert!(w.api.list(Kind::Pod, None).unwrap().0.is_empty(), "no pod while etcd is down");
+    assert!(w.api().list(Kind::Pod, None).unwrap().0.is_empty(), "no pod while etcd is down");
     assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Response && r.detail.contains("etcdserver: request timed out")));
     w.advance_to(SimTime::from_secs(90));
-    assert_eq!(w.api.list(Kind::Pod, None).unwrap().0.len(), 2, "the controller's backoff retried after recovery");
+    assert_eq!(w.api().list(Kind::Pod, None).unwrap().0.len(), 2, "the controller's backoff retried after recovery");
     w.advance_to(SimTime::from_secs(101));
-    let rev = w.api.storage.etcd.revision();
-    assert_eq!(w.api.storage.etcd.compacted_revision(), rev, "compacted to the current revision");
+    let rev = w.api_mut().storage.etcd.revision();
+    assert_eq!(w.api_mut().storage.etcd.compacted_revision(), rev, "compacted to the current revision");
     w.reconnect_watches(0);
     assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Relist && r.detail.contains("resumed")), "a caught-up watcher resumes without relisting");
 }
@@ -275,3 +279,123 @@ mod deployment;
 mod garbage_collector;
 mod kubelet;
 mod scheduler;
+
+/// Writes one label on its first Synced, and records every answer and timer.
+struct OneWrite {
+    log: Rc<RefCell<Vec<String>>>,
+    sent: Option<RequestId>,
+}
+
+impl Component for OneWrite {
+    fn name(&self) -> &str {
+        "one-write"
+    }
+    fn watched_kinds(&self) -> Vec<Kind> {
+        vec![Kind::Pod]
+    }
+    fn restart(&mut self) {
+        self.sent = None;
+    }
+    fn handle(&mut self, _: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
+        match input {
+            Input::Synced if self.sent.is_none() => {
+                let mut p = view.list(Kind::Pod).next().expect("a pod").clone();
+                p.meta_mut().labels.insert("by".into(), format!("incarnation-{}", out.incarnation()));
+                let id = out.write(WriteOp::Update(p));
+                self.sent = Some(id);
+                out.wake_at(SimTime::from_secs(30), 1);
+                self.log.borrow_mut().push(format!("sent {id:#x}"));
+            }
+            Input::WriteResult { id, .. } => {
+                assert_eq!(Some(id), self.sent, "an answer to a request this process never sent");
+                self.log.borrow_mut().push(format!("answer {id:#x}"));
+            }
+            Input::Timer { token } => self.log.borrow_mut().push(format!("timer {token}")),
+            _ => {}
+        }
+    }
+}
+
+/// Regression (issue 9): request ids restarted at zero on a component
+/// restart while answers to the previous incarnation could still arrive,
+/// so a restarted process could take an old answer for its own.
+#[test]
+fn a_restarted_process_never_gets_answers_or_timers_of_its_previous_incarnation() {
+    let timing = TimingSpec { api_latency: Latency::constant(Duration::from_secs(1)), watch_latency: Latency::constant(Duration::from_millis(1)), ..TimingSpec::default() };
+    let mut w = World::new(1, SimTime::from_secs(3600), timing, true);
+    w.create_now(Namespace { metadata: ObjectMeta { name: "default".into(), ..Default::default() }, ..Default::default() }.into()).unwrap();
+    w.create_now(pod("p")).unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    w.add_component(Box::new(OneWrite { log: log.clone(), sent: None }));
+    // Its write reaches the API server at 1 s; the answer would arrive at 2 s.
+    w.advance_to(SimTime::from_millis(500));
+    w.crash_component(0);
+    w.advance_to(SimTime::from_millis(1500));
+    w.restart_component(0);
+    w.advance_to(SimTime::from_secs(60));
+    let log = log.borrow();
+    let first = 1u64;
+    let second = (1u64 << 40) | 2;
+    assert_eq!(*log, vec![format!("sent {first:#x}"), format!("sent {second:#x}"), format!("answer {second:#x}"), "timer 1".to_string()], "only the new incarnation's answer and timer");
+    // The first write still committed (a crash does not recall a request in flight).
+    let stored = w.api().get(&ObjectRef::new(Kind::Pod, "default", "p")).unwrap();
+    assert_eq!(stored.meta().labels.get("by").map(String::as_str), Some("incarnation-1"), "then the restarted process's write");
+    let answers = w.trace.records().iter().filter(|r| r.kind == TraceKind::Response && &*r.component == "one-write").count();
+    assert_eq!(answers, 1, "the stale answer is dropped before it is traced");
+}
+
+/// A node-scoped component that pulls an image on every start.
+struct OnePull {
+    log: Rc<RefCell<Vec<String>>>,
+    sent: Option<RequestId>,
+}
+
+impl Component for OnePull {
+    fn name(&self) -> &str {
+        "puller/n1"
+    }
+    fn watched_kinds(&self) -> Vec<Kind> {
+        vec![Kind::Pod]
+    }
+    fn node_scope(&self) -> Option<&str> {
+        Some("n1")
+    }
+    fn restart(&mut self) {
+        self.sent = None;
+    }
+    fn handle(&mut self, _: SimTime, input: Input, _: &Cache, out: &mut Outbox) {
+        match input {
+            Input::Synced if self.sent.is_none() => {
+                let id = out.runtime(RuntimeOp::PullImage { image: "example.com/big:1".into() });
+                self.sent = Some(id);
+                self.log.borrow_mut().push(format!("pull {id:#x}"));
+            }
+            Input::RuntimeResult { id, .. } => {
+                assert_eq!(Some(id), self.sent, "a runtime answer to a call this process never made");
+                self.log.borrow_mut().push(format!("pulled {id:#x}"));
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The runtime finishes a call whose caller was stopped (as containerd does);
+/// the restarted caller must not take that answer for its own new call.
+#[test]
+fn a_runtime_answer_to_a_stopped_process_is_not_delivered_to_its_successor() {
+    let mut w = World::new(1, SimTime::from_secs(3600), TimingSpec::default(), true);
+    w.create_now(Namespace { metadata: ObjectMeta { name: "default".into(), ..Default::default() }, ..Default::default() }.into()).unwrap();
+    let log = Rc::new(RefCell::new(Vec::new()));
+    w.add_component(Box::new(OnePull { log: log.clone(), sent: None }));
+    w.advance_to(SimTime::from_millis(50));
+    w.crash_component(0);
+    w.advance_to(SimTime::from_millis(100));
+    w.restart_component(0);
+    w.advance_to(SimTime::from_secs(60));
+    let log = log.borrow();
+    assert_eq!(log.len(), 3, "{log:?}");
+    assert!(log[0].starts_with("pull ") && log[1].starts_with("pull "), "{log:?}");
+    assert_eq!(log[2], log[1].replace("pull", "pulled"), "the successor gets its own answer only: {log:?}");
+    let done = w.trace.records().iter().filter(|r| r.kind == TraceKind::RuntimeDone).count();
+    assert_eq!(done, 2, "both pulls ran on the node's runtime");
+}

@@ -36,7 +36,7 @@ fn scheduler() -> Box<Scheduler> {
 }
 
 fn bound(w: &World) -> BTreeMap<String, String> {
-    let (pods, _) = w.api.list(Kind::Pod, None).unwrap();
+    let (pods, _) = w.api().list(Kind::Pod, None).unwrap();
     pods.iter().filter_map(Object::as_pod).map(|p| (p.metadata.name.clone(), p.spec.node_name.clone())).collect()
 }
 
@@ -83,7 +83,7 @@ fn higher_priority_pod_preempts_through_the_api() {
     assert_eq!(bound(&w)["low"], "n1");
     w.create_now(pod("urgent", "2", 1000)).unwrap();
     w.advance_to(SimTime::from_secs(120));
-    let (pods, _) = w.api.list(Kind::Pod, None).unwrap();
+    let (pods, _) = w.api().list(Kind::Pod, None).unwrap();
     let low = pods.iter().filter_map(Object::as_pod).find(|p| p.metadata.name == "low").unwrap();
     assert!(low.metadata.is_deleting(), "the victim is being deleted (no kubelet here to finish it)");
     let urgent = pods.iter().filter_map(Object::as_pod).find(|p| p.metadata.name == "urgent").unwrap();

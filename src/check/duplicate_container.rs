@@ -1,0 +1,19 @@
+//! `duplicate-container`: no container of a pod runs twice at once on a node
+//! (checked at every container start, for the container that started).
+
+use super::{Checker, ContainerStart, Runtimes, Violation, violation};
+
+#[derive(Default)]
+pub struct DuplicateContainer;
+
+impl Checker for DuplicateContainer {
+    fn name(&self) -> &'static str {
+        "duplicate-container"
+    }
+    fn on_container_start(&mut self, at: &ContainerStart, runtimes: &dyn Runtimes, out: &mut Vec<Violation>) {
+        let uid = &at.pod.uid;
+        if runtimes.running_copies(at.node, uid, at.container) > 1 {
+            out.push(violation(self.name(), at.now, at.index, format!("container {} of pod uid {uid} runs twice on {}", at.container, at.node), vec![format!("uid {uid}")]));
+        }
+    }
+}

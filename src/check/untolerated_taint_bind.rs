@@ -1,0 +1,87 @@
+//! `untolerated-taint-bind`: no pod is bound onto a NoSchedule / NoExecute
+//! taint it does not tolerate and that was on the node for longer than
+//! `TAINT_SLACK` before the bind (a taint added while a bind was in flight is
+//! a race real clusters have too).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Checker, Commit, Violation, violation};
+use crate::api::{WatchEvent, WatchEventType};
+use crate::model::meta::Timestamp;
+use crate::model::node::{Node, TaintEffect};
+use crate::model::pod::tolerated;
+use crate::model::Object;
+
+pub const TAINT_SLACK: Duration = Duration::from_secs(5);
+
+#[derive(Default)]
+pub struct UntoleratedTaintBind {
+    nodes: BTreeMap<String, Arc<Node>>,
+    /// Uids of pods already seen bound (checked once, at the bind).
+    bound: BTreeSet<String>,
+}
+
+impl Checker for UntoleratedTaintBind {
+    fn name(&self) -> &'static str {
+        "untolerated-taint-bind"
+    }
+    fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
+        match &ev.object {
+            Object::Node(n) if ev.type_ == WatchEventType::Deleted => {
+                self.nodes.remove(&n.metadata.name);
+            }
+            Object::Node(n) => {
+                self.nodes.insert(n.metadata.name.clone(), n.clone());
+            }
+            Object::Pod(p) => {
+                if ev.type_ == WatchEventType::Deleted || p.is_terminal() {
+                    self.bound.remove(&p.metadata.uid);
+                    return;
+                }
+                if !p.is_bound() || !self.bound.insert(p.metadata.uid.clone()) {
+                    return;
+                }
+                let Some(node) = self.nodes.get(&p.spec.node_name) else { return };
+                let cutoff = Timestamp::from_sim(at.now - TAINT_SLACK);
+                let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+                for t in &node.spec.taints {
+                    let hard = matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute);
+                    let old_enough = t.time_added.is_none_or(|a| a <= cutoff);
+                    if hard && old_enough && !tolerated(&p.spec.tolerations, t) {
+                        out.push(violation(
+                            self.name(),
+                            at.now,
+                            at.index,
+                            format!("pod {key} bound to {} despite its taint {}:{:?}", p.spec.node_name, t.key, t.effect),
+                            vec![format!("pods/{key}"), format!("nodes/{}", p.spec.node_name)],
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::testing::{commit_at, ev, node, pod};
+
+    #[test]
+    fn binding_onto_an_old_untolerated_taint_fires_but_a_fresh_one_is_a_race() {
+        let mut c = UntoleratedTaintBind::default();
+        let mut out = Vec::new();
+        c.on_commit(&commit_at(100, 0), &ev(node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:00:10Z'}]")), &mut out);
+        c.on_commit(&commit_at(100, 1), &ev(pod("c", "", "100m")), &mut out);
+        c.on_commit(&commit_at(100, 2), &ev(pod("c", "n1", "100m")), &mut out);
+        assert_eq!(out.len(), 1, "taint added at 10 s, bind at 100 s");
+        let mut c = UntoleratedTaintBind::default();
+        out.clear();
+        c.on_commit(&commit_at(100, 0), &ev(node("[{key: gpu, effect: NoSchedule, timeAdded: '2025-01-01T00:01:39Z'}]")), &mut out);
+        c.on_commit(&commit_at(100, 1), &ev(pod("c", "n1", "100m")), &mut out);
+        assert!(out.is_empty(), "{out:?}");
+    }
+}
