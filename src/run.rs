@@ -36,11 +36,11 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
 pub fn control_plane_components(seed: u64, config: Arc<SchedulerConfig>, replicas: u32) -> Vec<Box<dyn Component>> {
     let controllers = || -> Vec<Box<dyn Component>> {
         vec![
-            Box::new(ReplicaSetController::new()),
-            Box::new(DeploymentController::new()),
-            Box::new(NodeLifecycleController::new(NodeLifecycleConfig::default())),
-            Box::new(TaintEvictionController::new()),
-            Box::new(GarbageCollector::new()),
+            Box::new(crate::control::host::Host::new(ReplicaSetController::new())),
+            Box::new(crate::control::host::Host::new(DeploymentController::new())),
+            Box::new(crate::control::host::Host::new(NodeLifecycleController::new(NodeLifecycleConfig::default()))),
+            Box::new(crate::control::host::Host::new(TaintEvictionController::new())),
+            Box::new(crate::control::host::Host::new(GarbageCollector::new())),
         ]
     };
     let mut comps: Vec<Box<dyn Component>> = Vec::new();

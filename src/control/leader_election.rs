@@ -308,3 +308,102 @@ impl Component for LeaderElected {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::{Effect, Outbox};
+
+    /// A child that records what reaches it.
+    struct Probe(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+    impl Component for Probe {
+        fn name(&self) -> &str {
+            "probe"
+        }
+        fn watched_kinds(&self) -> Vec<Kind> {
+            vec![Kind::Pod]
+        }
+        fn handle(&mut self, _: SimTime, input: Input, _: &Cache, _: &mut Outbox) {
+            self.0.borrow_mut().push(match input {
+                Input::Synced => "synced".to_string(),
+                Input::Watch(_) => "watch".to_string(),
+                _ => "other".to_string(),
+            });
+        }
+    }
+
+    fn lease(holder: &str, renew_s: u64, rv: &str) -> Object {
+        let ts = Some(Timestamp::from_sim(SimTime::from_secs(renew_s)));
+        Lease {
+            metadata: ObjectMeta { name: "kube-scheduler".into(), namespace: LEASE_NAMESPACE.into(), resource_version: rv.into(), ..Default::default() },
+            spec: LeaseSpec { holder_identity: Some(holder.into()), lease_duration_seconds: Some(15), acquire_time: ts, renew_time: ts, lease_transitions: Some(0) },
+            status: Default::default(),
+        }
+        .into()
+    }
+
+    fn writes(out: &mut Outbox) -> Vec<(RequestIdOf, WriteOp)> {
+        out.drain().filter_map(|e| if let Effect::Write { id, op } = e { Some((id, op)) } else { None }).collect()
+    }
+    type RequestIdOf = crate::control::RequestId;
+
+    /// client-go's tryAcquireOrRenew: no Lease → create it and lead; a held
+    /// Lease is taken over only when its record has not changed for 15 s by
+    /// the candidate's own clock.
+    #[test]
+    fn acquires_a_free_lease_and_takes_over_only_after_fifteen_seconds_of_silence() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut le = LeaderElected::new("scheduler-1", "kube-scheduler", vec![Box::new(Probe(log.clone()))]);
+        let mut view = Cache::new(&le.watched_kinds());
+        let mut out = Outbox::default();
+        le.handle(SimTime::ZERO, Input::Synced, &view, &mut out);
+        let w = writes(&mut out);
+        assert!(matches!(&w[..], [(_, WriteOp::Create(l))] if l.as_lease().and_then(|l| l.spec.holder_identity.as_deref()) == Some("scheduler-1")), "{w:?}");
+        assert!(log.borrow().is_empty(), "children wait for leadership");
+        le.handle(SimTime::from_millis(5), Input::WriteResult { id: w[0].0, result: Ok(lease("scheduler-1", 0, "2")) }, &view, &mut out);
+        assert!(le.is_leader());
+        assert_eq!(*log.borrow(), ["synced"], "a new leader's children start");
+
+        // Another replica sees the Lease held and renewed by scheduler-1.
+        let mut other = LeaderElected::new("scheduler-2", "kube-scheduler", vec![]);
+        view.apply(&crate::api::WatchEvent { type_: crate::api::WatchEventType::Added, key: Arc::from(""), object: lease("scheduler-1", 0, "2"), revision: 2 });
+        other.handle(SimTime::from_secs(1), Input::Synced, &view, &mut out);
+        assert!(writes(&mut out).is_empty(), "held: no attempt");
+        // The record stays unchanged: at 1 s + 15 s by its own clock it may take over, not before.
+        other.handle(SimTime::from_secs(15), Input::Timer { token: OWN }, &view, &mut out);
+        assert!(writes(&mut out).is_empty(), "14 s of silence is not enough");
+        other.handle(SimTime::from_secs(17), Input::Timer { token: OWN }, &view, &mut out);
+        let w = writes(&mut out);
+        match &w[..] {
+            [(_, WriteOp::Update(l))] => {
+                let l = l.as_lease().unwrap();
+                assert_eq!((l.spec.holder_identity.as_deref(), l.spec.lease_transitions), (Some("scheduler-2"), Some(1)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A leader that cannot renew for 10 s (RenewDeadline) stops leading and
+    /// its children restart; their old requests' answers go nowhere.
+    #[test]
+    fn a_leader_that_cannot_renew_for_ten_seconds_steps_down() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut le = LeaderElected::new("cm-1", "kube-scheduler", vec![Box::new(Probe(log.clone()))]);
+        let view = Cache::new(&le.watched_kinds());
+        let mut out = Outbox::default();
+        le.handle(SimTime::ZERO, Input::Synced, &view, &mut out);
+        let w = writes(&mut out);
+        le.handle(SimTime::ZERO, Input::WriteResult { id: w[0].0, result: Ok(lease("cm-1", 0, "2")) }, &view, &mut out);
+        assert!(le.is_leader());
+        let timeout = crate::api::ApiError::Storage("timed out".into());
+        for t in [2u64, 4, 6, 8, 10] {
+            le.handle(SimTime::from_secs(t), Input::Timer { token: OWN }, &view, &mut out);
+            if let Some((id, _)) = writes(&mut out).pop() {
+                le.handle(SimTime::from_secs(t), Input::WriteResult { id, result: Err(timeout.clone()) }, &view, &mut out);
+            }
+        }
+        assert!(le.is_leader(), "10 s is the deadline, not yet past it");
+        le.handle(SimTime::from_secs(11), Input::Timer { token: OWN }, &view, &mut out);
+        assert!(!le.is_leader(), "past the renew deadline: it stops leading");
+    }
+}

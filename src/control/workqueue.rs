@@ -1,6 +1,8 @@
 //! A controller work queue in the style of client-go's: each key at most once
-//! in the queue; requeue-after returns the time the caller should be woken at
-//! (components never sleep); per-key exponential backoff for failures.
+//! in the queue, and never handed to two workers at once (a key added while
+//! it is being processed is marked dirty and queued again when `done`);
+//! requeue-after returns the time the caller should be woken at (components
+//! never sleep); per-key exponential backoff for failures.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Duration;
@@ -15,6 +17,10 @@ pub struct WorkQueue<K: Ord + Clone> {
     delayed: BTreeMap<(SimTime, u64), K>,
     seq: u64,
     failures: BTreeMap<K, u32>,
+    /// Keys handed out by `pop` and not yet `done`.
+    processing: BTreeSet<K>,
+    /// Keys added while being processed.
+    dirty: BTreeSet<K>,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
 }
@@ -27,6 +33,8 @@ impl<K: Ord + Clone> Default for WorkQueue<K> {
             delayed: BTreeMap::new(),
             seq: 0,
             failures: BTreeMap::new(),
+            processing: BTreeSet::new(),
+            dirty: BTreeSet::new(),
             // client-go's DefaultControllerRateLimiter per-item part: 5 ms doubling to 1000 s.
             base_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_secs(1000),
@@ -39,11 +47,29 @@ impl<K: Ord + Clone> WorkQueue<K> {
         Self::default()
     }
 
-    /// Queues `key` now unless it is already waiting.
+    /// Queues `key` now unless it is already waiting; a key being processed
+    /// is queued again once it is `done`.
     pub fn add(&mut self, key: K) {
+        if self.processing.contains(&key) {
+            self.dirty.insert(key);
+            return;
+        }
         if self.queued.insert(key.clone()) {
             self.ready.push_back(key);
         }
+    }
+
+    /// A worker finished `key` (handed out by `pop`).
+    pub fn done(&mut self, key: &K) {
+        self.processing.remove(key);
+        if self.dirty.remove(key) {
+            self.add(key.clone());
+        }
+    }
+
+    /// Keys handed out and not yet done.
+    pub fn processing(&self) -> usize {
+        self.processing.len()
     }
 
     /// Queues `key` at `now + after`. Returns the due time, which the caller
@@ -83,11 +109,19 @@ impl<K: Ord + Clone> WorkQueue<K> {
         }
     }
 
-    /// The next key to process, if any is due by `now`.
+    /// The next key to process, if any is due by `now`; it is processing
+    /// until `done`. (Callers that never call `done` use `pop` as a plain queue.)
     pub fn pop(&mut self, now: SimTime) -> Option<K> {
         self.promote(now);
         let key = self.ready.pop_front()?;
         self.queued.remove(&key);
+        Some(key)
+    }
+
+    /// Like `pop`, marking the key as processing (client-go's `Get`).
+    pub fn get(&mut self, now: SimTime) -> Option<K> {
+        let key = self.pop(now)?;
+        self.processing.insert(key.clone());
         Some(key)
     }
 
@@ -129,5 +163,23 @@ mod tests {
         q.forget(&"x");
         q.pop(d2);
         assert_eq!(q.add_rate_limited("x", t0), SimTime::from_millis(5));
+    }
+
+    /// client-go's queue_test TestAddWhileProcessing: a key added while a
+    /// worker holds it is not handed to a second worker; it comes back once.
+    #[test]
+    fn a_key_added_while_processing_returns_once_after_done() {
+        let mut q = WorkQueue::new();
+        let t0 = SimTime::ZERO;
+        q.add("a");
+        assert_eq!(q.get(t0), Some("a"));
+        q.add("a");
+        q.add("a");
+        assert_eq!(q.get(t0), None, "never to two workers at once");
+        q.done(&"a");
+        assert_eq!(q.get(t0), Some("a"), "queued again once, on done");
+        q.done(&"a");
+        assert_eq!(q.get(t0), None);
+        assert_eq!(q.processing(), 0);
     }
 }

@@ -16,9 +16,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::api::DeleteOptions;
-use crate::control::workqueue::WorkQueue;
-use crate::control::{Cache, Component, Input, Outbox, WriteOp};
+use crate::api::{ApiError, DeleteOptions, WatchEvent};
+use crate::control::host::{Keys, Reconciler, Step};
+use crate::control::{Cache, WriteOp};
 use crate::model::deployment::IntOrString;
 use crate::model::meta::{Condition, OwnerReference, Timestamp};
 use crate::model::replicaset::{ReplicaSetSpec, ReplicaSetStatus};
@@ -59,13 +59,16 @@ fn same_template(rs: &ReplicaSet, d: &Deployment) -> bool {
     t == d.spec.template
 }
 
+/// `--concurrent-deployment-syncs`.
+pub const WORKERS: usize = 5;
+
 #[derive(Default)]
 pub struct DeploymentController {
-    queue: WorkQueue<Key>,
     /// Per Deployment: when it last made progress (for progressDeadlineSeconds).
     progress: BTreeMap<Key, SimTime>,
     last_available: BTreeMap<Key, i32>,
-    wake: Option<SimTime>,
+    /// When the Deployment being synced should be looked at again (its progress deadline).
+    requeue_after: Option<Duration>,
 }
 
 impl DeploymentController {
@@ -73,11 +76,11 @@ impl DeploymentController {
         Self::default()
     }
 
-    fn write(&mut self, op: WriteOp, out: &mut Outbox) {
-        out.write(op);
+    fn write(&mut self, op: WriteOp, out: &mut Vec<WriteOp>) {
+        out.push(op);
     }
 
-    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Outbox) {
+    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Vec<WriteOp>) {
         if rs.spec.replicas == Some(replicas) {
             return;
         }
@@ -114,7 +117,7 @@ impl DeploymentController {
         }
     }
 
-    fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Outbox) {
+    fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<WriteOp>) {
         let Some(d) = view.deployments().get(&key.0, &key.1) else {
             self.progress.remove(key);
             return;
@@ -182,7 +185,7 @@ impl DeploymentController {
         self.update_status(now, d, Some(new_rs), &owned, out);
     }
 
-    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Outbox) {
+    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Vec<WriteOp>) {
         let ru = d.spec.strategy.rolling_update.as_ref();
         let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
         let new_replicas = new_rs.spec.replicas.unwrap_or(0);
@@ -237,7 +240,7 @@ impl DeploymentController {
     }
 
     /// Deletes old, empty ReplicaSets beyond revisionHistoryLimit, oldest first.
-    fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Outbox) {
+    fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Vec<WriteOp>) {
         let limit = d.spec.revision_history_limit.unwrap_or(10).max(0) as usize;
         let mut empty: Vec<&&ReplicaSet> = old.iter().filter(|rs| rs.spec.replicas == Some(0) && rs.status.replicas == 0 && !rs.metadata.is_deleting()).collect();
         empty.sort_by_key(|rs| revision(rs));
@@ -249,7 +252,7 @@ impl DeploymentController {
         }
     }
 
-    fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Outbox) {
+    fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Vec<WriteOp>) {
         let desired = d.spec.replicas.unwrap_or(1);
         let ru = d.spec.strategy.rolling_update.as_ref();
         let (_, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
@@ -290,12 +293,9 @@ impl DeploymentController {
         } else {
             let name = new_rs.map_or(String::new(), |r| r.metadata.name.clone());
             set(&mut s.conditions, "Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet {name:?} is progressing."));
-            // Look again when the deadline would pass.
+            // Look again when the deadline would pass (upstream's requeueStuckDeployment).
             let at = last + deadline + Duration::from_secs(1);
-            if self.wake.is_none_or(|w| w <= now || at < w) {
-                self.wake = Some(at);
-                out.wake_at(at, 0);
-            }
+            self.requeue_after = Some(at.since(now));
         }
         if s != d.status {
             let mut next = d.clone();
@@ -305,7 +305,11 @@ impl DeploymentController {
     }
 }
 
-impl Component for DeploymentController {
+impl Reconciler for DeploymentController {
+    type Key = Key;
+    /// A Deployment's sync makes its calls in sequence; it never resumes.
+    type Stage = ();
+
     fn name(&self) -> &str {
         NAME
     }
@@ -314,40 +318,52 @@ impl Component for DeploymentController {
         vec![Kind::Deployment, Kind::ReplicaSet, Kind::Pod]
     }
 
+    fn workers(&self) -> usize {
+        WORKERS
+    }
+
     fn restart(&mut self) {
         *self = DeploymentController::new();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
-        match input {
-            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
-            Input::Synced | Input::Timer { .. } => {
-                for d in view.list(Kind::Deployment) {
-                    self.queue.add((d.meta().namespace.clone(), d.meta().name.clone()));
+    fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
+        for d in view.deployments().iter() {
+            keys.add((d.metadata.namespace.clone(), d.metadata.name.clone()));
+        }
+    }
+
+    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, view: &Cache, keys: &mut Keys<Key>) {
+        match &ev.object {
+            Object::Deployment(d) => keys.add((d.metadata.namespace.clone(), d.metadata.name.clone())),
+            Object::ReplicaSet(rs) => {
+                if let Some(r) = rs.metadata.controller_ref().filter(|r| r.kind == "Deployment") {
+                    keys.add((rs.metadata.namespace.clone(), r.name.clone()));
                 }
             }
-            Input::Watch(ev) => match &ev.object {
-                Object::Deployment(d) => self.queue.add((d.metadata.namespace.clone(), d.metadata.name.clone())),
-                Object::ReplicaSet(rs) => {
-                    if let Some(r) = rs.metadata.controller_ref().filter(|r| r.kind == "Deployment") {
-                        self.queue.add((rs.metadata.namespace.clone(), r.name.clone()));
-                    }
+            // A pod going away can unblock a Recreate rollout.
+            Object::Pod(p) if ev.type_ == crate::api::WatchEventType::Deleted => {
+                if let Some(rs) = p.metadata.controller_ref().and_then(|r| view.replicasets().get(&p.metadata.namespace, &r.name))
+                    && let Some(d) = rs.metadata.controller_ref().filter(|r| r.kind == "Deployment")
+                {
+                    keys.add((p.metadata.namespace.clone(), d.name.clone()));
                 }
-                // A pod going away can unblock a Recreate rollout.
-                Object::Pod(p) if ev.type_ == crate::api::WatchEventType::Deleted => {
-                    if let Some(rs) = p.metadata.controller_ref().and_then(|r| view.get(Kind::ReplicaSet, &p.metadata.namespace, &r.name))
-                        && let Some(d) = rs.meta().controller_ref().filter(|r| r.kind == "Deployment")
-                    {
-                        self.queue.add((p.metadata.namespace.clone(), d.name.clone()));
-                    }
-                }
-                _ => {}
-            },
-            Input::WriteResult { .. } => {}
+            }
+            _ => {}
         }
-        while let Some(key) = self.queue.pop(now) {
-            self.sync(now, &key, view, out);
-        }
+    }
+
+    /// `syncDeployment`: its writes (ReplicaSets first, the Deployment's
+    /// status last) go out one after another, each once the previous one
+    /// answered; the first failure fails the sync.
+    fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
+        self.requeue_after = None;
+        let mut ops = Vec::new();
+        self.sync(now, key, view, &mut ops);
+        Step::Sequence { ops, requeue_after: self.requeue_after.take() }
+    }
+
+    fn resume(&mut self, _now: SimTime, _key: &Key, _stage: (), _results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
+        Step::done()
     }
 }
 

@@ -20,8 +20,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use crate::api::server::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
-use crate::api::{DeleteOptions, WatchEventType};
-use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
+use crate::api::{ApiError, DeleteOptions, WatchEvent, WatchEventType};
+use crate::control::host::{Keys, Reconciler, Step};
+use crate::control::{Cache, WriteOp};
 use crate::model::{Kind, Object, ObjectRef};
 use crate::time::SimTime;
 
@@ -37,12 +38,10 @@ pub struct GarbageCollector {
     graph: DiGraphMap<u32, ()>,
     /// uid → where the object lives in the caches.
     refs: BTreeMap<String, ObjectRef>,
+    /// Uids the graph builder found to look at, handed to the work queue.
     queue: BTreeSet<String>,
+    /// Objects with a write of ours in flight.
     inflight: BTreeSet<String>,
-    inflight_ids: BTreeMap<RequestId, String>,
-    retry_at: Option<SimTime>,
-    /// Delete requests in flight → the object's uid.
-    delete_ids: BTreeMap<RequestId, String>,
     /// Distinct objects this collector deleted.
     deleted: BTreeSet<String>,
 }
@@ -102,11 +101,9 @@ impl GarbageCollector {
         }
     }
 
-    fn write(&mut self, uid: &str, op: WriteOp, out: &mut Outbox) -> RequestId {
-        let id = out.write(op);
+    fn write(&mut self, uid: &str, op: WriteOp, out: &mut Vec<(String, WriteOp)>) {
         self.inflight.insert(uid.to_string());
-        self.inflight_ids.insert(id, uid.to_string());
-        id
+        out.push((uid.to_string(), op));
     }
 
     fn dependents_of(&self, uid: &str) -> Vec<String> {
@@ -115,7 +112,7 @@ impl GarbageCollector {
     }
 
     /// Returns false if the caches are not yet fresh enough to decide.
-    fn process(&mut self, uid: &str, view: &Cache, out: &mut Outbox) -> bool {
+    fn process(&mut self, uid: &str, view: &Cache, out: &mut Vec<(String, WriteOp)>) -> bool {
         if self.inflight.contains(uid) {
             return true;
         }
@@ -129,7 +126,7 @@ impl GarbageCollector {
                 if deps.is_empty() {
                     let mut next = obj.clone();
                     next.meta_mut().finalizers.retain(|f| f != FINALIZER_ORPHAN);
-                    let _ = self.write(uid, WriteOp::Update(next), out);
+                    self.write(uid, WriteOp::Update(next), out);
                 } else {
                     for d in deps {
                         self.strip_owner(&d, uid, view, out);
@@ -141,7 +138,7 @@ impl GarbageCollector {
                 if deps.is_empty() {
                     let mut next = obj.clone();
                     next.meta_mut().finalizers.retain(|f| f != FINALIZER_FOREGROUND);
-                    let _ = self.write(uid, WriteOp::Update(next), out);
+                    self.write(uid, WriteOp::Update(next), out);
                 } else {
                     for d in deps {
                         self.delete(&d, view, out);
@@ -179,12 +176,12 @@ impl GarbageCollector {
         } else {
             let mut next = obj.clone();
             next.meta_mut().owner_references.retain(|o| !absent.contains(&o.uid));
-            let _ = self.write(uid, WriteOp::Update(next), out);
+            self.write(uid, WriteOp::Update(next), out);
         }
         true
     }
 
-    fn strip_owner(&mut self, dep: &str, owner: &str, view: &Cache, out: &mut Outbox) {
+    fn strip_owner(&mut self, dep: &str, owner: &str, view: &Cache, out: &mut Vec<(String, WriteOp)>) {
         let Some(r) = self.refs.get(dep).cloned() else { return };
         if self.inflight.contains(dep) {
             return;
@@ -192,28 +189,50 @@ impl GarbageCollector {
         if let Some(obj) = view.get(r.kind, &r.namespace, &r.name) {
             let mut next = obj.clone();
             next.meta_mut().owner_references.retain(|o| o.uid != owner);
-            let _ = self.write(dep, WriteOp::Update(next), out);
+            self.write(dep, WriteOp::Update(next), out);
         }
     }
 
-    fn delete(&mut self, uid: &str, view: &Cache, out: &mut Outbox) {
+    fn delete(&mut self, uid: &str, view: &Cache, out: &mut Vec<(String, WriteOp)>) {
         let Some(r) = self.refs.get(uid).cloned() else { return };
         if self.inflight.contains(uid) || view.get(r.kind, &r.namespace, &r.name).is_some_and(|o| o.meta().is_deleting()) {
             return;
         }
         let options = DeleteOptions { precondition_uid: Some(uid.to_string()), ..Default::default() };
-        let id = self.write(uid, WriteOp::Delete { target: r, options }, out);
-        self.delete_ids.insert(id, uid.to_string());
+        self.write(uid, WriteOp::Delete { target: r, options }, out);
     }
 }
 
-impl Component for GarbageCollector {
+/// `--concurrent-gc-syncs`.
+pub const WORKERS: usize = 20;
+
+/// A sync's writes, by the uid each one touches and whether it deletes it.
+#[derive(Debug)]
+pub struct Writes(Vec<(String, bool)>);
+
+impl GarbageCollector {
+    /// Hands what the graph builder found to the work queue.
+    fn flush(&mut self, keys: &mut Keys<String>) {
+        for uid in std::mem::take(&mut self.queue) {
+            keys.add(uid);
+        }
+    }
+}
+
+impl Reconciler for GarbageCollector {
+    type Key = String;
+    type Stage = Writes;
+
     fn name(&self) -> &str {
         NAME
     }
 
     fn watched_kinds(&self) -> Vec<Kind> {
         vec![Kind::Pod, Kind::ReplicaSet, Kind::Deployment]
+    }
+
+    fn workers(&self) -> usize {
+        WORKERS
     }
 
     fn stats(&self) -> Vec<(&'static str, u64)> {
@@ -224,44 +243,41 @@ impl Component for GarbageCollector {
         *self = GarbageCollector::new();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
-        match input {
-            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
-            Input::Synced => {
-                let objs: Vec<Object> = self.watched_kinds().into_iter().flat_map(|k| view.list(k).cloned().collect::<Vec<_>>()).collect();
-                for o in &objs {
-                    self.observe(WatchEventType::Added, o);
-                }
-            }
-            Input::Watch(ev) => self.observe(ev.type_, &ev.object),
-            Input::WriteResult { id, result } => {
-                if let Some(uid) = self.delete_ids.remove(&id)
-                    && result.is_ok()
-                {
-                    self.deleted.insert(uid);
-                }
-                if let Some(uid) = self.inflight_ids.remove(&id) {
-                    self.inflight.remove(&uid);
-                    self.queue.insert(uid);
-                }
-            }
-            Input::Timer { .. } => {
-                self.retry_at = None;
-            }
+    fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<String>) {
+        let objs: Vec<Object> = self.watched_kinds().into_iter().flat_map(|k| view.list(k).cloned().collect::<Vec<_>>()).collect();
+        for o in &objs {
+            self.observe(WatchEventType::Added, o);
         }
-        let mut waiting = BTreeSet::new();
-        while let Some(uid) = self.queue.pop_first() {
-            if !self.process(&uid, view, out) {
-                waiting.insert(uid);
-            }
+        self.flush(keys);
+    }
+
+    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, _view: &Cache, keys: &mut Keys<String>) {
+        self.observe(ev.type_, &ev.object);
+        self.flush(keys);
+    }
+
+    /// `attemptToDeleteItem` / `orphanDependents` for one object: its writes
+    /// go out together; an object whose owners' caches lag behind it is
+    /// looked at again a second later.
+    fn reconcile(&mut self, _now: SimTime, uid: &String, view: &Cache, _keys: &mut Keys<String>) -> Step<Writes> {
+        let mut out = Vec::new();
+        if !self.process(uid, view, &mut out) {
+            return Step::after(RETRY);
         }
-        if !waiting.is_empty() {
-            self.queue = waiting;
-            if self.retry_at.is_none_or(|t| t <= now) {
-                self.retry_at = Some(now + RETRY);
-                out.wake_at(now + RETRY, 0);
+        let touched = out.iter().map(|(u, op)| (u.clone(), matches!(op, WriteOp::Delete { .. }))).collect();
+        Step::Call { ops: out.into_iter().map(|(_, op)| op).collect(), then: Writes(touched) }
+    }
+
+    fn resume(&mut self, _now: SimTime, _uid: &String, writes: Writes, results: Vec<Result<Object, ApiError>>, _view: &Cache, keys: &mut Keys<String>) -> Step<Writes> {
+        for ((uid, deleted), result) in writes.0.into_iter().zip(results) {
+            if deleted && result.is_ok() {
+                self.deleted.insert(uid.clone());
             }
+            self.inflight.remove(&uid);
+            // Look again: a finalizer to remove, or a write that failed.
+            keys.add(uid);
         }
+        Step::done()
     }
 }
 

@@ -21,7 +21,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
+use crate::api::{ApiError, WatchEvent};
+use crate::control::host::{Keys, Reconciler, Step};
+use crate::control::{Cache, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
 use crate::model::node::{Node, Taint, TaintEffect};
 use crate::model::{Kind, Object};
@@ -96,8 +98,6 @@ pub struct NodeLifecycleController {
     health: BTreeMap<String, Health>,
     zones: BTreeMap<String, Zone>,
     all_disrupted: bool,
-    /// Writes in flight, by request, with the node they touch.
-    inflight: BTreeMap<RequestId, String>,
     /// Nodes with a write in flight (how many).
     busy_nodes: BTreeMap<String, u32>,
     started: bool,
@@ -114,15 +114,23 @@ fn ready_status(n: &Node) -> &str {
 
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, inflight: BTreeMap::new(), busy_nodes: BTreeMap::new(), started: false }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, busy_nodes: BTreeMap::new(), started: false }
     }
 
     /// One write per node at a time: a second write from the same cached
     /// object would only conflict.
-    fn write(&mut self, node: &str, op: WriteOp, out: &mut Outbox) {
-        let id = out.write(op);
-        self.inflight.insert(id, node.to_string());
+    fn write(&mut self, node: &str, op: WriteOp, out: &mut Vec<WriteOp>) {
+        out.push(op);
         *self.busy_nodes.entry(node.to_string()).or_default() += 1;
+    }
+
+    fn written(&mut self, node: &str) {
+        if let Some(n) = self.busy_nodes.get_mut(node) {
+            *n -= 1;
+            if *n == 0 {
+                self.busy_nodes.remove(node);
+            }
+        }
     }
 
     fn busy(&self, node: &str) -> bool {
@@ -164,7 +172,9 @@ impl NodeLifecycleController {
         self.health.retain(|k, _| names.contains(k));
     }
 
-    fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
+    /// A monitor pass: silent nodes' status writes into `out`; returns the
+    /// nodes whose taints to reconcile next.
+    fn monitor(&mut self, now: SimTime, view: &Cache, out: &mut Vec<WriteOp>) -> Vec<String> {
         self.observe(now, view);
         let nodes: Vec<std::sync::Arc<Node>> = view.nodes().iter().cloned().collect();
         // 1. Grace period: mark silent nodes Unknown (taints follow once that is observed).
@@ -206,17 +216,12 @@ impl NodeLifecycleController {
             zone.state = Some(zone_state(*r, *nr, self.config.unhealthy_zone_threshold));
             zone.size = r + nr;
         }
-        // 3. Taints, for nodes with no write of ours in flight.
-        for n in &nodes {
-            if !status_written.contains(&n.metadata.name) {
-                self.reconcile_taints(now, n, out);
-            }
-        }
-        self.schedule_token_wake(now, out);
+        // 3. Taints follow, node by node, for nodes with no write of ours in flight.
+        nodes.iter().filter(|n| !status_written.contains(&n.metadata.name)).map(|n| n.metadata.name.clone()).collect()
     }
 
     /// `MarkPodsNotReady`: the pods of a node that went Unknown lose Ready.
-    fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Outbox) {
+    fn mark_pods_not_ready(&mut self, now: SimTime, node: &str, view: &Cache, out: &mut Vec<WriteOp>) {
         let pods: Vec<crate::model::pod::Pod> = view.pods().on_node(node).filter(|p| p.is_ready()).map(|p| (**p).clone()).collect();
         for mut p in pods {
             let ts = Some(Timestamp::from_sim(now));
@@ -227,14 +232,14 @@ impl NodeLifecycleController {
             for cs in &mut p.status.container_statuses {
                 cs.ready = false;
             }
-            out.write(WriteOp::UpdateStatus(p.into()));
+            out.push(WriteOp::UpdateStatus(p.into()));
         }
     }
 
     /// Brings one node's not-ready / unreachable taints in line with its Ready
     /// condition, in a single update: NoSchedule at once, NoExecute when the
     /// zone's token bucket allows (else the node waits in the zone's queue).
-    fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Outbox) {
+    fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Vec<WriteOp>) {
         let name = n.metadata.name.clone();
         if self.busy(&name) {
             return;
@@ -286,21 +291,14 @@ impl NodeLifecycleController {
         }
     }
 
-    /// Gives queued nodes their NoExecute taint as tokens become available.
-    fn taint_pass(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
-        let queued: Vec<String> = self.zones.values().flat_map(|z| z.queue.iter().cloned()).collect();
-        for name in queued {
-            if let Some(n) = view.get(Kind::Node, "", &name).and_then(Object::as_node).cloned() {
-                self.reconcile_taints(now, &n, out);
-            }
-        }
-        self.schedule_token_wake(now, out);
+    /// When the next token for a zone with queued nodes comes.
+    fn next_token(&self, now: SimTime) -> Option<SimTime> {
+        self.zones.values().filter(|z| !z.queue.is_empty() && z.next_token > now).map(|z| z.next_token).min()
     }
 
-    fn schedule_token_wake(&mut self, now: SimTime, out: &mut Outbox) {
-        let due = self.zones.values().filter(|z| !z.queue.is_empty() && z.next_token > now).map(|z| z.next_token).min();
-        if let Some(d) = due {
-            out.wake_at(d, 1);
+    fn requeue_tainting(&self, now: SimTime, keys: &mut Keys<Key>) {
+        if let Some(due) = self.next_token(now) {
+            keys.add_after(Key::Tainting, due.since(now));
         }
     }
 }
@@ -313,7 +311,35 @@ fn qps_for(c: &NodeLifecycleConfig, state: ZoneState, zone_size: usize) -> f64 {
     }
 }
 
-impl Component for NodeLifecycleController {
+/// `nodeUpdateWorkerSize`: nodes processed at once.
+pub const WORKERS: usize = 8;
+
+/// What the controller syncs.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Key {
+    /// The periodic health pass (every `monitorPeriod`, from the end of the last one).
+    Monitor,
+    /// One node's taints.
+    Node(String),
+    /// `MarkPodsNotReady` for a node that went Unknown (upstream does it on
+    /// another path than the tainting, so neither waits for the other).
+    PodsNotReady(String),
+    /// Nodes waiting for their zone's token bucket.
+    Tainting,
+}
+
+/// Where a sync resumes: the nodes whose writes are in flight (released when
+/// the sync ends), and the calls still to make one after another.
+#[derive(Debug)]
+pub struct Written {
+    nodes: Vec<String>,
+    rest: std::collections::VecDeque<WriteOp>,
+}
+
+impl Reconciler for NodeLifecycleController {
+    type Key = Key;
+    type Stage = Written;
+
     fn name(&self) -> &str {
         NAME
     }
@@ -322,57 +348,105 @@ impl Component for NodeLifecycleController {
         vec![Kind::Node, Kind::Lease, Kind::Pod]
     }
 
+    fn workers(&self) -> usize {
+        WORKERS
+    }
+
     fn restart(&mut self) {
         self.health.clear();
         self.zones.clear();
-        self.inflight.clear();
         self.busy_nodes.clear();
         self.started = false;
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
-        match input {
-            Input::Synced if !self.started => {
-                self.started = true;
-                self.observe(now, view);
-                out.wake_at(now + self.config.monitor_period, 0);
-            }
-            Input::Timer { token: 0 } => {
-                self.monitor(now, view, out);
-                out.wake_at(now + self.config.monitor_period, 0);
-            }
-            Input::Timer { .. } => self.taint_pass(now, view, out),
-            Input::Watch(ev) => {
-                // Only the node this event is about (a Lease is named after its node).
-                match &ev.object {
-                    Object::Node(n) => self.observe_node(now, &n.metadata.name, view),
-                    Object::Lease(l) if l.metadata.namespace == "kube-node-lease" => self.observe_node(now, &l.metadata.name, view),
-                    _ => {}
-                }
-                // A status change (ours or the kubelet's) moves the taints right away.
-                if let Object::Node(n) = &ev.object
-                    && self.started
-                    && ev.type_ != crate::api::WatchEventType::Deleted
-                    && let Some(current) = view.get(Kind::Node, "", &n.metadata.name).and_then(Object::as_node).cloned()
-                {
-                    if ready_status(&current) == "Unknown" {
-                        self.mark_pods_not_ready(now, &current.metadata.name, view, out);
-                    }
-                    self.reconcile_taints(now, &current, out);
-                    self.schedule_token_wake(now, out);
-                }
-            }
-            Input::WriteResult { id, .. } => {
-                if let Some(node) = self.inflight.remove(&id)
-                    && let Some(n) = self.busy_nodes.get_mut(&node)
-                {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.busy_nodes.remove(&node);
-                    }
-                }
-            }
+    fn on_synced(&mut self, now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
+        if !self.started {
+            self.started = true;
+            self.observe(now, view);
+            keys.add_after(Key::Monitor, self.config.monitor_period);
+        }
+    }
+
+    fn on_event(&mut self, now: SimTime, ev: &WatchEvent, _view: &Cache, keys: &mut Keys<Key>) {
+        // Only the node this event is about (a Lease is named after its node).
+        match &ev.object {
+            Object::Node(n) => self.observe_node(now, &n.metadata.name, _view),
+            Object::Lease(l) if l.metadata.namespace == "kube-node-lease" => self.observe_node(now, &l.metadata.name, _view),
             _ => {}
+        }
+        // A status change (ours or the kubelet's) moves the taints right away.
+        if let Object::Node(n) = &ev.object
+            && self.started
+            && ev.type_ != crate::api::WatchEventType::Deleted
+        {
+            if ready_status(n) == "Unknown" {
+                keys.add(Key::PodsNotReady(n.metadata.name.clone()));
+            }
+            keys.add(Key::Node(n.metadata.name.clone()));
+        }
+    }
+
+    fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, keys: &mut Keys<Key>) -> Step<Written> {
+        match key {
+            Key::Monitor => {
+                let mut ops = Vec::new();
+                let next = self.monitor(now, view, &mut ops);
+                for name in next {
+                    keys.add(Key::Node(name));
+                }
+                self.requeue_tainting(now, keys);
+                let nodes = ops.iter().map(|o| o.target().name).collect();
+                // Upstream updates the nodes' health in parallel (ParallelizeUntil).
+                Step::Call { ops, then: Written { nodes, rest: Default::default() } }
+            }
+            Key::Node(name) => {
+                let Some(current) = view.nodes().get("", name).cloned() else { return Step::done() };
+                if self.busy(name) {
+                    return Step::done();
+                }
+                let mut ops = Vec::new();
+                self.reconcile_taints(now, &current, &mut ops);
+                self.requeue_tainting(now, keys);
+                if ops.is_empty() {
+                    return Step::done();
+                }
+                // The node stays busy (one write per node at a time) until it answers.
+                Step::Call { ops, then: Written { nodes: vec![name.clone()], rest: Default::default() } }
+            }
+            Key::PodsNotReady(name) => {
+                let Some(current) = view.nodes().get("", name) else { return Step::done() };
+                if ready_status(current) != "Unknown" {
+                    return Step::done();
+                }
+                // One pod after another, as upstream's MarkPodsNotReady loop.
+                let mut ops = Vec::new();
+                self.mark_pods_not_ready(now, name, view, &mut ops);
+                Step::sequence(ops)
+            }
+            Key::Tainting => {
+                let queued: Vec<String> = self.zones.values().flat_map(|z| z.queue.iter().cloned()).collect();
+                for name in queued {
+                    keys.add(Key::Node(name));
+                }
+                self.requeue_tainting(now, keys);
+                Step::done()
+            }
+        }
+    }
+
+    fn resume(&mut self, _now: SimTime, key: &Key, written: Written, results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<Written> {
+        let Written { nodes, mut rest } = written;
+        let failed = results.iter().any(Result::is_err);
+        if !failed && let Some(next) = rest.pop_front() {
+            return Step::Call { ops: vec![next], then: Written { nodes, rest } };
+        }
+        for name in &nodes {
+            self.written(name);
+        }
+        match key {
+            Key::Monitor => Step::after(self.config.monitor_period),
+            _ if failed => Step::Failed,
+            _ => Step::done(),
         }
     }
 }

@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::api::{DeleteOptions, WatchEventType};
-use crate::control::{Cache, Component, Input, Outbox, WriteOp};
+use crate::api::{ApiError, DeleteOptions, WatchEvent, WatchEventType};
+use crate::control::host::{Keys, Reconciler, Step};
+use crate::control::{Cache, WriteOp};
 use crate::model::node::{Node, TaintEffect};
 use crate::model::pod::Pod;
 use crate::model::{Kind, Object, ObjectRef};
@@ -51,11 +52,12 @@ struct Scheduled {
     trigger: SimTime,
 }
 
+/// Pods handled at once (the controller's `UpdateWorkerSize`).
+pub const WORKERS: usize = 8;
+
 #[derive(Default)]
 pub struct TaintEvictionController {
     scheduled: BTreeMap<Key, Scheduled>,
-    timers: BTreeMap<(SimTime, u64), Key>,
-    seq: u64,
     pub evictions: u64,
 }
 
@@ -63,53 +65,12 @@ impl TaintEvictionController {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn process(&mut self, p: &Pod, view: &Cache, now: SimTime, out: &mut Outbox) {
-        let key = (p.metadata.namespace.clone(), p.metadata.name.clone());
-        let node = view.get(Kind::Node, "", &p.spec.node_name).and_then(Object::as_node);
-        let delay = if p.is_terminal() || p.metadata.is_deleting() { None } else { node.and_then(|n| eviction_delay(p, n)) };
-        let Some(delay) = delay else {
-            self.scheduled.remove(&key);
-            return;
-        };
-        let mut created = now;
-        if let Some(s) = self.scheduled.get(&key) {
-            created = s.created;
-            if created + delay >= s.trigger {
-                return; // already due no later
-            }
-        }
-        let trigger = created + delay;
-        self.scheduled.insert(key.clone(), Scheduled { created, trigger });
-        self.seq += 1;
-        self.timers.insert((trigger, self.seq), key);
-        out.wake_at(trigger.max(now), self.seq);
-    }
-
-    fn fire(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
-        while let Some(entry) = self.timers.first_entry() {
-            if entry.key().0 > now {
-                break;
-            }
-            let ((trigger, _), key) = entry.remove_entry();
-            let Some(s) = self.scheduled.get(&key) else { continue };
-            if s.trigger != trigger {
-                continue; // rescheduled
-            }
-            self.scheduled.remove(&key);
-            let Some(p) = view.get(Kind::Pod, &key.0, &key.1).and_then(Object::as_pod) else { continue };
-            self.evictions += 1;
-            let options = DeleteOptions { precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() };
-            out.write(WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options });
-        }
-    }
-
-    fn pods_on<'a>(view: &'a Cache, node: &'a str) -> impl Iterator<Item = &'a Pod> {
-        view.pods().on_node(node).map(|p| &**p)
-    }
 }
 
-impl Component for TaintEvictionController {
+impl Reconciler for TaintEvictionController {
+    type Key = Key;
+    type Stage = ();
+
     fn name(&self) -> &str {
         NAME
     }
@@ -118,41 +79,80 @@ impl Component for TaintEvictionController {
         vec![Kind::Node, Kind::Pod]
     }
 
+    fn workers(&self) -> usize {
+        WORKERS
+    }
+
     fn stats(&self) -> Vec<(&'static str, u64)> {
         vec![("evictions", self.evictions)]
     }
 
     fn restart(&mut self) {
         self.scheduled.clear();
-        self.timers.clear();
     }
 
-    fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
-        match input {
-            Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
-            Input::Synced => {
-                let pods: Vec<Pod> = view.list(Kind::Pod).filter_map(Object::as_pod).filter(|p| p.is_bound()).cloned().collect();
-                for p in &pods {
-                    self.process(p, view, now, out);
+    fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
+        for p in view.pods().iter().filter(|p| p.is_bound()) {
+            keys.add((p.metadata.namespace.clone(), p.metadata.name.clone()));
+        }
+    }
+
+    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, view: &Cache, keys: &mut Keys<Key>) {
+        match &ev.object {
+            Object::Node(n) => {
+                for p in view.pods().on_node(&n.metadata.name) {
+                    keys.add((p.metadata.namespace.clone(), p.metadata.name.clone()));
                 }
             }
-            Input::Watch(ev) => match &ev.object {
-                Object::Node(n) => {
-                    let pods: Vec<Pod> = Self::pods_on(view, &n.metadata.name).cloned().collect();
-                    for p in &pods {
-                        self.process(p, view, now, out);
-                    }
-                }
-                Object::Pod(p) if ev.type_ == WatchEventType::Deleted => {
-                    self.scheduled.remove(&(p.metadata.namespace.clone(), p.metadata.name.clone()));
-                }
-                Object::Pod(p) if p.is_bound() => self.process(p, view, now, out),
-                _ => {}
-            },
-            Input::Timer { .. } => {}
-            Input::WriteResult { .. } => {}
+            Object::Pod(p) if ev.type_ == WatchEventType::Deleted => {
+                self.scheduled.remove(&(p.metadata.namespace.clone(), p.metadata.name.clone()));
+            }
+            Object::Pod(p) if p.is_bound() => keys.add((p.metadata.namespace.clone(), p.metadata.name.clone())),
+            _ => {}
         }
-        self.fire(now, view, out);
+    }
+
+    /// `processPodOnNode`: evict now, schedule the eviction (tolerationSeconds
+    /// after the controller first saw the pod tainted), or cancel it.
+    fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
+        let Some(p) = view.pods().get(&key.0, &key.1) else {
+            self.scheduled.remove(key);
+            return Step::done();
+        };
+        let node = view.nodes().get("", &p.spec.node_name);
+        let delay = if p.is_terminal() || p.metadata.is_deleting() { None } else { node.and_then(|n| eviction_delay(p, n)) };
+        let Some(delay) = delay else {
+            self.scheduled.remove(key);
+            return Step::done();
+        };
+        let trigger = match self.scheduled.get(key) {
+            // Already due no later than this would make it.
+            Some(s) if s.created + delay >= s.trigger => s.trigger,
+            Some(s) => s.created + delay,
+            None => now + delay,
+        };
+        let created = self.scheduled.get(key).map_or(now, |s| s.created);
+        self.scheduled.insert(key.clone(), Scheduled { created, trigger });
+        if trigger > now {
+            return Step::after(trigger.since(now));
+        }
+        let options = DeleteOptions { precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() };
+        Step::Call { ops: vec![WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options }], then: () }
+    }
+
+    fn resume(&mut self, _now: SimTime, key: &Key, _: (), results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
+        match &results[0] {
+            Ok(_) => {
+                self.evictions += 1;
+                self.scheduled.remove(key);
+                Step::done()
+            }
+            Err(e) if e.is_not_found() || e.is_conflict() => {
+                self.scheduled.remove(key);
+                Step::done()
+            }
+            Err(_) => Step::Failed,
+        }
     }
 }
 

@@ -25,8 +25,8 @@ fn world() -> World {
         w.add_component(Box::new(Kubelet::new(n)));
     }
     w.add_component(Box::new(Scheduler::new(Arc::new(SchedulerConfig::default_config()), stream(3, "scheduler"))));
-    w.add_component(Box::new(ReplicaSetController::new()));
-    w.add_component(Box::new(DeploymentController::new()));
+    w.add_component(Box::new(crate::control::host::Host::new(ReplicaSetController::new())));
+    w.add_component(Box::new(crate::control::host::Host::new(DeploymentController::new())));
     w
 }
 

@@ -14,8 +14,8 @@ use crate::testutil::replicaset;
 fn world() -> World {
     let mut w = World::new(1, SimTime::from_secs(3600), TimingSpec::default(), false);
     w.create_now(Namespace { metadata: ObjectMeta { name: "default".into(), ..Default::default() }, ..Default::default() }.into()).unwrap();
-    w.add_component(Box::new(ReplicaSetController::new()));
-    w.add_component(Box::new(GarbageCollector::new()));
+    w.add_component(Box::new(crate::control::host::Host::new(ReplicaSetController::new())));
+    w.add_component(Box::new(crate::control::host::Host::new(GarbageCollector::new())));
     w.create_now(replicaset("web", 3)).unwrap();
     w.advance_to(SimTime::from_secs(10));
     w
