@@ -349,7 +349,7 @@ impl<S: Storage> ApiServer<S> {
         if pod.spec.node_name.is_empty() || pod.is_terminal() {
             return 0;
         }
-        let grace = opts.grace_period_s.or(pod.spec.termination_grace_period_seconds).unwrap_or(rules::pod::DEFAULT_TERMINATION_GRACE_PERIOD_S);
+        let grace = opts.grace_period_s.or(pod.spec.termination_grace_period_seconds).unwrap_or(rules::DEFAULT_TERMINATION_GRACE_PERIOD_S);
         grace.max(0)
     }
 }

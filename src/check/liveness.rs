@@ -6,49 +6,14 @@
 use crate::model::{Kind, Object};
 use crate::time::SimTime;
 
-/// How long past its deletion deadline a pod may still be terminating.
-const TERMINATING_SLACK_S: u64 = 60;
-
-/// What is not yet whole, one line per object (empty when all is well).
+/// What is not whole, one line per object (empty when all is well); each
+/// kind says what whole means for it (`model::Resource::liveness_problem`).
 pub fn problems<'a>(now: SimTime, objects: impl Iterator<Item = &'a Object>) -> Vec<String> {
-    let mut out = Vec::new();
-    for o in objects {
-        match o {
-            Object::Node(n) if !n.is_ready() => out.push(format!("node {} is not Ready", n.metadata.name)),
-            Object::ReplicaSet(rs) => {
-                let want = rs.spec.replicas.unwrap_or(1);
-                if rs.metadata.deletion_timestamp.is_none() && (rs.status.ready_replicas != want || rs.status.replicas != want) {
-                    out.push(format!("replicaset {}/{} has {}/{} ready (wants {want})", rs.metadata.namespace, rs.metadata.name, rs.status.ready_replicas, rs.status.replicas));
-                }
-            }
-            Object::Deployment(d) => {
-                let want = d.spec.replicas.unwrap_or(1);
-                let s = &d.status;
-                if d.metadata.deletion_timestamp.is_none() && !d.spec.paused && (s.available_replicas != want || s.updated_replicas != want || s.replicas != want) {
-                    out.push(format!("deployment {}/{} has {} available, {} updated, {} total (wants {want})", d.metadata.namespace, d.metadata.name, s.available_replicas, s.updated_replicas, s.replicas));
-                }
-            }
-            Object::Pod(p) => {
-                let name = format!("{}/{}", p.metadata.namespace, p.metadata.name);
-                if let Some(ts) = p.metadata.deletion_timestamp {
-                    if now.since(ts.to_sim()).as_secs() > TERMINATING_SLACK_S {
-                        out.push(format!("pod {name} is stuck terminating on {:?}", p.spec.node_name));
-                    }
-                } else if p.is_terminal() {
-                } else if !p.is_bound() {
-                    out.push(format!("pod {name} is not scheduled"));
-                } else if !p.is_ready() {
-                    out.push(format!("pod {name} on {} is {} and not Ready", p.spec.node_name, p.status.phase));
-                }
-            }
-            _ => {}
-        }
-    }
-    out
+    objects.filter_map(|o| o.liveness_problem(now)).collect()
 }
 
-/// The kinds `problems` looks at.
-pub const KINDS: [Kind; 4] = [Kind::Node, Kind::ReplicaSet, Kind::Deployment, Kind::Pod];
+/// The kinds `problems` looks at: every kind.
+pub const KINDS: &[Kind] = Kind::ALL;
 
 #[cfg(test)]
 mod tests {

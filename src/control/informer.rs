@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::api::storage::Revision;
 use crate::api::{WatchEvent, WatchEventType};
-use crate::model::{Kind, Object, Resource};
+use crate::model::{Kind, Object, Registered};
 
 /// (namespace, name), sharing the strings of the cache's own keys.
 type ObjKey = (Arc<str>, Arc<str>);
@@ -162,7 +162,7 @@ pub struct KindView<'a, T> {
     _kind: PhantomData<fn() -> T>,
 }
 
-impl<'a, T: Resource> KindView<'a, T> {
+impl<'a, T: Registered> KindView<'a, T> {
     fn typed(o: &'a Object) -> &'a Arc<T> {
         T::downcast(o).expect("a cache holds one kind per store")
     }
@@ -216,7 +216,7 @@ impl Cache {
     }
 
     /// The typed view of kind `T`.
-    pub fn of<T: Resource>(&self) -> KindView<'_, T> {
+    pub fn of<T: Registered>(&self) -> KindView<'_, T> {
         KindView { store: self.store(T::KIND), _kind: PhantomData }
     }
 
@@ -288,17 +288,18 @@ impl Cache {
 }
 
 macro_rules! typed_views {
-    ($($method:ident => $ty:ty),* $(,)?) => {
+    ($( $kind:ident($view:ident, $as_fn:ident) => $ty:ty; )*) => {
         impl Cache {
             $(
-                pub fn $method(&self) -> KindView<'_, $ty> {
+                #[doc = concat!("The typed view of ", stringify!($kind), " objects.")]
+                pub fn $view(&self) -> KindView<'_, $ty> {
                     self.of::<$ty>()
                 }
             )*
         }
     };
 }
-typed_views!(pods => crate::model::Pod, nodes => crate::model::Node, namespaces => crate::model::Namespace, replicasets => crate::model::ReplicaSet, deployments => crate::model::Deployment, leases => crate::model::Lease);
+crate::with_kinds!(typed_views);
 
 #[cfg(test)]
 mod tests {

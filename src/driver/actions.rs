@@ -29,18 +29,8 @@ pub fn perform_api_action<S: Storage>(api: &mut ApiServer<S>, action: Action, no
         }
         Action::Scale { target, replicas } => {
             let current = api.get(&target)?;
-            let scaled: Object = match current {
-                Object::ReplicaSet(rs) => {
-                    let mut rs = (*rs).clone();
-                    rs.spec.replicas = Some(replicas);
-                    rs.into()
-                }
-                Object::Deployment(d) => {
-                    let mut d = (*d).clone();
-                    d.spec.replicas = Some(replicas);
-                    d.into()
-                }
-                other => return Err(ApiError::BadRequest(format!("{} has no scale subresource", other.kind()))),
+            let Some(scaled) = current.with_replicas(replicas) else {
+                return Err(ApiError::BadRequest(format!("{} has no scale subresource", current.kind())));
             };
             api.update(scaled, now)?;
         }

@@ -1,6 +1,10 @@
 //! The object model. Every kind kubesim knows is listed once, in the
-//! `kinds!` invocation below; adding a kind means writing its file (the
-//! types) and one line there, plus its API rules in `api::rules`.
+//! `with_kinds!` registry below, and answers everything kind-specific in its
+//! own file by implementing `Resource`: its API version and REST resource,
+//! defaulting, admission, validation, the spec/status split, whether the
+//! garbage collector follows it, what liveness means for it, and whether it
+//! has a scale subresource. Adding a kind is writing that file and one
+//! registry line; the compiler then points at anything left to answer.
 
 pub mod deployment;
 pub mod lease;
@@ -11,11 +15,14 @@ pub mod pod;
 pub mod quantity;
 pub mod replicaset;
 pub mod selector;
+pub mod validation;
 
 use serde::de::DeserializeOwned;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::sync::Arc;
+
+use crate::time::SimTime;
 
 pub use deployment::Deployment;
 pub use lease::Lease;
@@ -27,10 +34,37 @@ pub use quantity::Quantity;
 pub use replicaset::ReplicaSet;
 pub use selector::LabelSelector;
 
-/// What each kind's Rust type provides: metadata access and the spec/status
-/// split that update vs update-status and generation bumps rely on.
-pub trait Resource: Clone + fmt::Debug + Serialize + DeserializeOwned + PartialEq + Send + Sync + 'static {
-    const KIND: Kind;
+/// The registry: one line per kind — its variant, its typed cache accessor
+/// and `Object` accessor, and its type. Other modules expand it with a
+/// callback macro (`with_kinds!(my_macro)`), so nothing lists kinds twice.
+#[macro_export]
+macro_rules! with_kinds {
+    ($callback:ident) => {
+        $callback! {
+            Namespace(namespaces, as_namespace) => $crate::model::namespace::Namespace;
+            Node(nodes, as_node) => $crate::model::node::Node;
+            Pod(pods, as_pod) => $crate::model::pod::Pod;
+            ReplicaSet(replicasets, as_replicaset) => $crate::model::replicaset::ReplicaSet;
+            Deployment(deployments, as_deployment) => $crate::model::deployment::Deployment;
+            Lease(leases, as_lease) => $crate::model::lease::Lease;
+        }
+    };
+}
+
+/// Everything kind-specific, answered in the kind's own file.
+pub trait Resource: Clone + Default + fmt::Debug + Serialize + DeserializeOwned + PartialEq + Send + Sync + 'static {
+    /// `v1`, `apps/v1`, `coordination.k8s.io/v1`.
+    const API_VERSION: &'static str;
+    /// The REST resource (`pods`).
+    const PLURAL: &'static str;
+    /// The resource segment in kube-apiserver's etcd key layout (nodes are `minions`).
+    const ETCD_RESOURCE: &'static str;
+    const NAMESPACED: bool;
+    /// Names are DNS-1123 labels (namespaces) rather than subdomains.
+    const NAME_IS_DNS_LABEL: bool;
+    /// The garbage collector keeps this kind in its owner graph (as owner or dependent).
+    const GARBAGE_COLLECTED: bool;
+
     fn meta(&self) -> &ObjectMeta;
     fn meta_mut(&mut self) -> &mut ObjectMeta;
     /// True when the desired state (spec, or for spec-less kinds the payload) is equal.
@@ -39,12 +73,56 @@ pub trait Resource: Clone + fmt::Debug + Serialize + DeserializeOwned + PartialE
     fn copy_status_from(&mut self, from: &Self);
     /// Replaces this object's spec with `from`'s (a status update ignores spec).
     fn copy_spec_from(&mut self, from: &Self);
+
+    /// Defaulting (`SetDefaults_<Kind>`), on every write.
+    fn set_defaults(&mut self);
+    /// What admission adds to a new object (create only).
+    fn admit_create(&mut self);
+    /// What a create resets (status the server owns).
+    fn prepare_for_create(&mut self);
+    /// Field errors beyond the metadata's, with kube-apiserver's messages.
+    fn validate(&self, errs: &mut Vec<String>);
+    /// Further errors for an update from `old` (immutable fields).
+    fn validate_update(&self, old: &Self, errs: &mut Vec<String>);
+
+    /// What is not whole about this object for liveness checks (None: whole).
+    fn liveness_problem(&self, now: SimTime) -> Option<String>;
+    /// The scale subresource's `spec.replicas`, if the kind has one.
+    fn replicas_mut(&mut self) -> Option<&mut Option<i32>>;
+}
+
+/// A kind's place in the registry (generated from its `with_kinds!` line).
+pub trait Registered: Resource {
+    const KIND: Kind;
     /// This kind's value inside an `Object`, if it is one.
     fn downcast(obj: &Object) -> Option<&Arc<Self>>;
 }
 
+/// `meta`, `meta_mut` and the spec/status split of a kind with `metadata`,
+/// `spec` and `status` fields, for use inside `impl Resource`.
+#[macro_export]
+macro_rules! spec_status_resource {
+    () => {
+        fn meta(&self) -> &$crate::model::ObjectMeta {
+            &self.metadata
+        }
+        fn meta_mut(&mut self) -> &mut $crate::model::ObjectMeta {
+            &mut self.metadata
+        }
+        fn spec_eq(&self, other: &Self) -> bool {
+            self.spec == other.spec
+        }
+        fn copy_status_from(&mut self, from: &Self) {
+            self.status = from.status.clone();
+        }
+        fn copy_spec_from(&mut self, from: &Self) {
+            self.spec = from.spec.clone();
+        }
+    };
+}
+
 macro_rules! kinds {
-    ($( $kind:ident => $ty:ty, $api_version:literal, $plural:literal, $etcd:literal, namespaced: $ns:literal; )*) => {
+    ($( $kind:ident($view:ident, $as_fn:ident) => $ty:ty; )*) => {
         /// Every kind kubesim models.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum Kind { $($kind),* }
@@ -54,12 +132,17 @@ macro_rules! kinds {
             /// A dense index (0..ALL.len()), for per-kind tables.
             pub fn index(self) -> usize { self as usize }
             pub fn name(self) -> &'static str { match self { $(Kind::$kind => stringify!($kind)),* } }
-            pub fn api_version(self) -> &'static str { match self { $(Kind::$kind => $api_version),* } }
+            pub fn api_version(self) -> &'static str { match self { $(Kind::$kind => <$ty as Resource>::API_VERSION),* } }
             /// The REST resource name (`pods`).
-            pub fn plural(self) -> &'static str { match self { $(Kind::$kind => $plural),* } }
+            pub fn plural(self) -> &'static str { match self { $(Kind::$kind => <$ty as Resource>::PLURAL),* } }
             /// The resource segment in kube-apiserver's etcd key layout (nodes are `minions`).
-            pub fn etcd_resource(self) -> &'static str { match self { $(Kind::$kind => $etcd),* } }
-            pub fn namespaced(self) -> bool { match self { $(Kind::$kind => $ns),* } }
+            pub fn etcd_resource(self) -> &'static str { match self { $(Kind::$kind => <$ty as Resource>::ETCD_RESOURCE),* } }
+            pub fn namespaced(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::NAMESPACED),* } }
+            pub fn name_is_dns_label(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::NAME_IS_DNS_LABEL),* } }
+            /// Whether the kind has the scale subresource (`kubectl scale`).
+            pub fn scalable(self) -> bool { match self { $(Kind::$kind => <$ty as Default>::default().replicas_mut().is_some()),* } }
+            /// Whether the garbage collector follows this kind.
+            pub fn garbage_collected(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::GARBAGE_COLLECTED),* } }
             /// Finds a kind by its name (`Pod`), plural (`pods`) or lower-case name (`pod`).
             pub fn from_name(s: &str) -> Option<Kind> {
                 Kind::ALL.iter().copied().find(|k| k.name() == s || k.plural() == s || k.name().eq_ignore_ascii_case(s))
@@ -77,22 +160,17 @@ macro_rules! kinds {
             impl From<$ty> for Object {
                 fn from(v: $ty) -> Object { Object::$kind(Arc::new(v)) }
             }
-            impl Resource for $ty {
+            impl Registered for $ty {
                 const KIND: Kind = Kind::$kind;
-                fn meta(&self) -> &ObjectMeta { &self.metadata }
-                fn meta_mut(&mut self) -> &mut ObjectMeta { &mut self.metadata }
-                fn spec_eq(&self, other: &Self) -> bool { self.spec == other.spec }
-                fn copy_status_from(&mut self, from: &Self) { self.status = from.status.clone(); }
-                fn copy_spec_from(&mut self, from: &Self) { self.spec = from.spec.clone(); }
                 fn downcast(obj: &Object) -> Option<&Arc<Self>> { match obj { Object::$kind(o) => Some(o), #[allow(unreachable_patterns)] _ => None } }
             }
         )*
 
         impl Object {
             pub fn kind(&self) -> Kind { match self { $(Object::$kind(_) => Kind::$kind),* } }
-            pub fn meta(&self) -> &ObjectMeta { match self { $(Object::$kind(o) => &o.metadata),* } }
+            pub fn meta(&self) -> &ObjectMeta { match self { $(Object::$kind(o) => o.meta()),* } }
             /// Copy-on-write access to the metadata.
-            pub fn meta_mut(&mut self) -> &mut ObjectMeta { match self { $(Object::$kind(o) => &mut Arc::make_mut(o).metadata),* } }
+            pub fn meta_mut(&mut self) -> &mut ObjectMeta { match self { $(Object::$kind(o) => Arc::make_mut(o).meta_mut()),* } }
             pub fn spec_eq(&self, other: &Object) -> bool {
                 match (self, other) { $((Object::$kind(a), Object::$kind(b)) => a.spec_eq(b),)* _ => false }
             }
@@ -102,6 +180,28 @@ macro_rules! kinds {
             pub fn copy_spec_from(&mut self, from: &Object) {
                 match (self, from) { $((Object::$kind(a), Object::$kind(b)) => Arc::make_mut(a).copy_spec_from(b),)* _ => {} }
             }
+            pub fn set_defaults(&mut self) { match self { $(Object::$kind(o) => Arc::make_mut(o).set_defaults()),* } }
+            pub fn admit_create(&mut self) { match self { $(Object::$kind(o) => Arc::make_mut(o).admit_create()),* } }
+            pub fn prepare_for_create(&mut self) { match self { $(Object::$kind(o) => Arc::make_mut(o).prepare_for_create()),* } }
+            pub fn validate(&self, errs: &mut Vec<String>) { match self { $(Object::$kind(o) => o.validate(errs)),* } }
+            pub fn validate_update(&self, old: &Object, errs: &mut Vec<String>) {
+                match (self, old) { $((Object::$kind(n), Object::$kind(o)) => n.validate_update(o, errs),)* _ => {} }
+            }
+            pub fn liveness_problem(&self, now: SimTime) -> Option<String> { match self { $(Object::$kind(o) => o.liveness_problem(now)),* } }
+            /// With the scale subresource: a copy with `spec.replicas` set; None if the kind has none.
+            pub fn with_replicas(&self, replicas: i32) -> Option<Object> {
+                let mut next = self.clone();
+                let slot = match &mut next { $(Object::$kind(o) => Arc::make_mut(o).replicas_mut()),* }?;
+                *slot = Some(replicas);
+                Some(next)
+            }
+            /// Whether the kind has the scale subresource.
+            pub fn scalable(&self) -> bool { self.with_replicas(0).is_some() }
+            $(
+                pub fn $as_fn(&self) -> Option<&$ty> {
+                    match self { Object::$kind(o) => Some(o), #[allow(unreachable_patterns)] _ => None }
+                }
+            )*
             /// The object as the Kubernetes API prints it: apiVersion, kind, metadata, spec, status.
             pub fn to_json_value(&self) -> serde_json::Value {
                 let mut v = match self { $(Object::$kind(o) => serde_json::to_value(o.as_ref()),)* }
@@ -134,14 +234,7 @@ macro_rules! kinds {
     };
 }
 
-kinds! {
-    Namespace  => Namespace,  "v1",      "namespaces",  "namespaces",  namespaced: false;
-    Node       => Node,       "v1",      "nodes",       "minions",     namespaced: false;
-    Pod        => Pod,        "v1",      "pods",        "pods",        namespaced: true;
-    ReplicaSet => ReplicaSet, "apps/v1", "replicasets", "replicasets", namespaced: true;
-    Deployment => Deployment, "apps/v1", "deployments", "deployments", namespaced: true;
-    Lease      => Lease,      "coordination.k8s.io/v1", "leases", "leases", namespaced: true;
-}
+with_kinds!(kinds);
 
 impl fmt::Display for Kind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,15 +293,3 @@ impl fmt::Display for ObjectRef {
     }
 }
 
-macro_rules! typed_access {
-    ($($fn_name:ident => $kind:ident),*) => {
-        impl Object {
-            $(
-                pub fn $fn_name(&self) -> Option<&$kind> {
-                    match self { Object::$kind(o) => Some(o), _ => None }
-                }
-            )*
-        }
-    };
-}
-typed_access!(as_pod => Pod, as_node => Node, as_namespace => Namespace, as_replicaset => ReplicaSet, as_deployment => Deployment, as_lease => Lease);

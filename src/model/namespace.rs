@@ -29,3 +29,41 @@ pub struct Namespace {
     #[serde(default)]
     pub status: NamespaceStatus,
 }
+
+impl super::Resource for Namespace {
+    const API_VERSION: &'static str = "v1";
+    const PLURAL: &'static str = "namespaces";
+    const ETCD_RESOURCE: &'static str = "namespaces";
+    const NAMESPACED: bool = false;
+    const NAME_IS_DNS_LABEL: bool = true;
+    const GARBAGE_COLLECTED: bool = false;
+    crate::spec_status_resource!();
+    fn set_defaults(&mut self) {
+        defaults(self);
+    }
+    fn admit_create(&mut self) {}
+    fn prepare_for_create(&mut self) {
+        self.status.phase = "Active".into();
+    }
+    fn validate(&self, _errs: &mut Vec<String>) {}
+    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
+    fn liveness_problem(&self, _now: crate::time::SimTime) -> Option<String> {
+        None
+    }
+    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
+        None
+    }
+}
+
+// ---- API rules: defaulting, admission and validation (kube-apiserver) ----
+
+pub fn defaults(ns: &mut Namespace) {
+    if ns.status.phase.is_empty() {
+        ns.status.phase = "Active".into();
+    }
+    // NamespaceDefaultLabelName: every namespace carries its own name as a label.
+    let name = ns.metadata.name.clone();
+    if !name.is_empty() {
+        ns.metadata.labels.insert("kubernetes.io/metadata.name".into(), name);
+    }
+}

@@ -93,3 +93,55 @@ impl Node {
         super::meta::condition(&self.status.conditions, "Ready").is_some_and(|c| c.status == "True")
     }
 }
+
+impl super::Resource for Node {
+    const API_VERSION: &'static str = "v1";
+    const PLURAL: &'static str = "nodes";
+    const ETCD_RESOURCE: &'static str = "minions";
+    const NAMESPACED: bool = false;
+    const NAME_IS_DNS_LABEL: bool = false;
+    const GARBAGE_COLLECTED: bool = false;
+    crate::spec_status_resource!();
+    fn set_defaults(&mut self) {
+        defaults(self);
+    }
+    fn admit_create(&mut self) {}
+    fn prepare_for_create(&mut self) {}
+    fn validate(&self, errs: &mut Vec<String>) {
+        validate(self, errs);
+    }
+    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
+    fn liveness_problem(&self, _now: crate::time::SimTime) -> Option<String> {
+        (!self.is_ready()).then(|| format!("node {} is not Ready", self.metadata.name))
+    }
+    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
+        None
+    }
+}
+
+// ---- API rules: defaulting, admission and validation (kube-apiserver) ----
+
+/// Allocatable defaults to capacity (a kubelet with no reservations reports that).
+pub fn defaults(node: &mut Node) {
+    let missing: Vec<_> = node.status.capacity.iter().filter(|(k, _)| !node.status.allocatable.contains_key(*k)).map(|(k, v)| (k.clone(), *v)).collect();
+    node.status.allocatable.extend(missing);
+}
+
+pub fn validate(node: &Node, errs: &mut Vec<String>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, t) in node.spec.taints.iter().enumerate() {
+        let p = format!("spec.taints[{i}]");
+        super::selector::validate_label_key(&t.key, &format!("{p}.key"), errs);
+        super::selector::validate_label_value(&t.value, &format!("{p}.value"), errs);
+        if !seen.insert((t.key.as_str(), t.effect.clone())) {
+            errs.push(format!("{p}: Duplicate value: {:?}: taints must be unique by key and effect pair", format!("{}:{:?}", t.key, t.effect)));
+        }
+    }
+    for (field, list) in [("capacity", &node.status.capacity), ("allocatable", &node.status.allocatable)] {
+        for (name, q) in list {
+            if q.is_negative() {
+                errs.push(format!("status.{field}[{name}]: Invalid value: \"{q}\": must be greater than or equal to 0"));
+            }
+        }
+    }
+}

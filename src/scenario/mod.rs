@@ -587,8 +587,9 @@ fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Resul
     if let Some(s) = &e.scale {
         let p = [path, &[key("scale")]].concat();
         let target = l.target(&s.kind, &s.namespace, &s.name, &p)?;
-        if !matches!(target.kind, Kind::ReplicaSet | Kind::Deployment) {
-            return Err(l.err(&[&p[..], &[key("kind")]].concat(), format!("cannot scale a {}; expected ReplicaSet or Deployment", target.kind)));
+        if !target.kind.scalable() {
+            let scalable: Vec<&str> = Kind::ALL.iter().filter(|k| k.scalable()).map(|k| k.name()).collect();
+            return Err(l.err(&[&p[..], &[key("kind")]].concat(), format!("cannot scale a {}; expected one of {}", target.kind, scalable.join(", "))));
         }
         if s.replicas < 0 {
             return Err(l.err(&[&p[..], &[key("replicas")]].concat(), "replicas must be 0 or more"));

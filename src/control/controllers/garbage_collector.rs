@@ -227,8 +227,9 @@ impl Reconciler for GarbageCollector {
         NAME
     }
 
+    /// Every kind that says the collector follows it (`Resource::GARBAGE_COLLECTED`).
     fn watched_kinds(&self) -> Vec<Kind> {
-        vec![Kind::Pod, Kind::ReplicaSet, Kind::Deployment]
+        Kind::ALL.iter().copied().filter(|k| k.garbage_collected()).collect()
     }
 
     fn workers(&self) -> usize {
