@@ -3,30 +3,20 @@
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use crate::control::Component;
-use crate::control::controllers::deployment::DeploymentController;
-use crate::control::controllers::garbage_collector::GarbageCollector;
-use crate::control::controllers::node_lifecycle::{NodeLifecycleConfig, NodeLifecycleController};
-use crate::control::controllers::replicaset::ReplicaSetController;
-use crate::control::controllers::taint_eviction::TaintEvictionController;
-use crate::control::kubelet::Kubelet;
-use crate::control::leader_election::LeaderElected;
-use crate::control::scheduler::component::Scheduler;
+use crate::control::{Component, registry};
 use crate::control::scheduler::profile::SchedulerConfig;
-use crate::seed::stream;
 use std::sync::Arc;
 use crate::report::output::{CheckSummary, Summary, ViolationSummary, headline};
 use crate::scenario::Scenario;
 use crate::sim::world::{RunOutcome, SimError, World};
 use crate::time::{SimTime, format_duration};
 
-/// The control plane a scenario runs with: the scheduler (with `config`) and
-/// the controllers. Later issues add more controllers and the kubelets here.
+/// Every component of a scenario's cluster, from the registry
+/// (`control::registry`): the control plane, then each node's components.
 pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerConfig>) -> Vec<Box<dyn Component>> {
-    let mut comps = control_plane_components(seed, config, scenario.control_plane_replicas);
+    let mut comps = registry::control_plane(seed, &config, scenario.control_plane_replicas);
     for n in &scenario.nodes {
-        let name = &n.metadata.name;
-        comps.push(Box::new(Kubelet::new(name)));
+        comps.extend(registry::per_node(seed, &config, &n.metadata.name));
     }
     comps
 }
@@ -34,30 +24,7 @@ pub fn default_components(scenario: &Scenario, seed: u64, config: Arc<SchedulerC
 /// The scheduler and the controllers: one of each, or with `replicas` above
 /// 1 that many leader-elected `scheduler-N` and `controller-manager-N`.
 pub fn control_plane_components(seed: u64, config: Arc<SchedulerConfig>, replicas: u32) -> Vec<Box<dyn Component>> {
-    let controllers = || -> Vec<Box<dyn Component>> {
-        vec![
-            Box::new(crate::control::host::Host::new(ReplicaSetController::new())),
-            Box::new(crate::control::host::Host::new(DeploymentController::new())),
-            Box::new(crate::control::host::Host::new(NodeLifecycleController::new(NodeLifecycleConfig::default()))),
-            Box::new(crate::control::host::Host::new(TaintEvictionController::new())),
-            Box::new(crate::control::host::Host::new(GarbageCollector::new())),
-        ]
-    };
-    let mut comps: Vec<Box<dyn Component>> = Vec::new();
-    if replicas <= 1 {
-        comps.push(Box::new(Scheduler::new(config, stream(seed, "scheduler"))));
-        comps.extend(controllers());
-    } else {
-        for r in 1..=replicas {
-            let name = format!("scheduler-{r}");
-            let scheduler = Box::new(Scheduler::new(config.clone(), stream(seed, &name)));
-            comps.push(Box::new(LeaderElected::new(&name, "kube-scheduler", vec![scheduler])));
-        }
-        for r in 1..=replicas {
-            comps.push(Box::new(LeaderElected::new(&format!("controller-manager-{r}"), "kube-controller-manager", controllers())));
-        }
-    }
-    comps
+    registry::control_plane(seed, &config, replicas)
 }
 
 /// Runs `scenario` with `seed` for `until` of virtual time, with the

@@ -21,6 +21,7 @@ pub mod host;
 pub mod informer;
 pub mod kubelet;
 pub mod leader_election;
+pub mod registry;
 pub mod scheduler;
 pub mod workqueue;
 
@@ -169,6 +170,10 @@ pub trait Component {
     /// A kubelet's scope: only this node's pods (`spec.nodeName` field
     /// selector), its own Node and its own Lease reach the component's cache.
     fn node_scope(&self) -> Option<&str> {
+        None
+    }
+    /// The node whose container runtime this component drives (a kubelet), if any.
+    fn runtime_node(&self) -> Option<&str> {
         None
     }
     /// The process restarts: drop everything not recovered from the API.

@@ -131,9 +131,14 @@ impl<S: Storage> Core<S> {
     pub fn find(&self, name: &str) -> Option<SlotId> {
         self.slots.iter().position(|s| &*s.name == name)
     }
-    /// The component scoped to `node` named `<prefix>/<node>` (the kubelet).
+    /// The component that drives `node`'s container runtime (its kubelet).
     pub fn kubelet_of(&self, node: &str) -> Option<SlotId> {
-        self.slots.iter().position(|s| s.scope.as_deref() == Some(node) && s.name.starts_with("kubelet/"))
+        self.slots.iter().position(|s| s.comp.runtime_node() == Some(node))
+    }
+
+    /// Every component scoped to `node` (its kubelet and any other per-node component).
+    pub fn on_node(&self, node: &str) -> Vec<SlotId> {
+        (0..self.slots.len()).filter(|&i| self.slots[i].scope.as_deref() == Some(node)).collect()
     }
 
     /// The slots an event about `obj` reaches (up or not), in slot order.

@@ -104,7 +104,7 @@ impl LiveDriver {
 
     /// Registers a component; a kubelet's node gets `runtime`.
     pub fn add(&mut self, comp: Box<dyn Component>, runtime: Option<Box<dyn LiveRuntime>>) {
-        if let (Some(node), Some(rt)) = (comp.node_scope(), runtime) {
+        if let (Some(node), Some(rt)) = (comp.runtime_node(), runtime) {
             self.runtimes.insert(node.to_string(), rt);
         }
         self.core.add(comp);

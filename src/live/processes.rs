@@ -11,7 +11,6 @@ use super::driver::{LiveDriver, LogFn, wall_now};
 use super::etcd::{EtcdStorage, EtcdTls};
 use super::runtime::LiveRuntime;
 use crate::api::{ApiError, ApiServer};
-use crate::control::kubelet::Kubelet;
 use crate::model::meta::Condition;
 use crate::model::node::{NodeSpec, NodeStatus, ResourceList};
 use crate::model::{Kind, Namespace, Node, Object, ObjectMeta, ObjectRef};
@@ -84,7 +83,13 @@ pub fn node(target: &EtcdTarget, name: &str, capacity: ResourceList, runtime: Bo
         Err(e) => return Err(format!("node {name}: {e}")),
     }
     let mut driver = LiveDriver::new(api, log);
-    driver.add(Box::new(Kubelet::new(name)), Some(runtime));
+    // The node's components from the registry; the one that drives the runtime gets it.
+    let config = Arc::new(crate::control::scheduler::profile::SchedulerConfig::default_config());
+    let mut runtime = Some(runtime);
+    for c in crate::control::registry::per_node(1, &config, name) {
+        let rt = if c.runtime_node().is_some() { runtime.take() } else { None };
+        driver.add(c, rt);
+    }
     driver.start()?;
     serve(&mut driver, &stop);
     let problems = driver.shutdown(keep);

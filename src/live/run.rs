@@ -145,7 +145,7 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
     let mut driver = LiveDriver::new(api, log);
     let components = crate::run::default_components(s, opts.seed, s.scheduler.clone());
     for c in components {
-        let runtime: Option<Box<dyn LiveRuntime>> = match c.node_scope() {
+        let runtime: Option<Box<dyn LiveRuntime>> = match c.runtime_node() {
             None => None,
             Some(node) => Some(match &opts.runtime {
                 RuntimeChoice::Fake => {

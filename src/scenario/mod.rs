@@ -62,19 +62,16 @@ pub enum Action {
     StaleCache { component: String, lag: Duration, duration: Duration },
 }
 
-/// Control-plane components a scenario may crash and restart.
-pub const COMPONENTS: &[&str] = &["scheduler", "replicaset-controller", "deployment-controller", "node-lifecycle-controller", "taint-eviction-controller", "garbage-collector"];
-
-/// The control-plane components of a scenario by name: with one replica,
-/// the scheduler and each controller on its own (`COMPONENTS`); with more,
-/// leader-elected processes `scheduler-1`…, `controller-manager-1`….
+/// The control-plane components of a scenario by name (from the component
+/// registry): with one replica, the scheduler and each controller on its own;
+/// with more, leader-elected processes `scheduler-1`…, `controller-manager-1`….
 pub fn component_names(replicas: u32) -> Vec<String> {
-    if replicas <= 1 {
-        return COMPONENTS.iter().map(|s| s.to_string()).collect();
-    }
-    let mut out: Vec<String> = (1..=replicas).map(|r| format!("scheduler-{r}")).collect();
-    out.extend((1..=replicas).map(|r| format!("controller-manager-{r}")));
-    out
+    crate::control::registry::control_plane_names(replicas)
+}
+
+/// Every per-node component of `node` (`kubelet/<node>`, …), from the registry.
+pub fn node_components(node: &str) -> Vec<String> {
+    crate::control::registry::per_node_names().into_iter().map(|c| format!("{c}/{node}")).collect()
 }
 
 impl Action {
@@ -698,11 +695,13 @@ fn fault_action(l: &Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Optio
 impl Loader<'_> {
     /// A control-plane component or `kubelet/<node>`.
     fn component_name(&self, name: &str, path: &[PathSeg]) -> Result<(), SourceError> {
-        let ok = self.components.iter().any(|c| c == name) || name.strip_prefix("kubelet/").is_some_and(|n| self.node_names.contains(n));
-        if ok {
+        let per_node = crate::control::registry::per_node_names();
+        let on_node = name.split_once('/').is_some_and(|(c, n)| per_node.contains(&c) && self.node_names.contains(n));
+        if self.components.iter().any(|c| c == name) || on_node {
             Ok(())
         } else {
-            Err(self.err(path, format!("unknown component {name:?}; expected one of {} or kubelet/<node>", self.components.join(", "))))
+            let forms: Vec<String> = per_node.iter().map(|c| format!("{c}/<node>")).collect();
+            Err(self.err(path, format!("unknown component {name:?}; expected one of {} or {}", self.components.join(", "), forms.join(", "))))
         }
     }
 
@@ -715,14 +714,14 @@ impl Loader<'_> {
             if !self.node_names.contains(n) {
                 return Err(self.err(&[path, &[key("nodes"), PathSeg::Index(i)]].concat(), format!("no node named {n:?} in the cluster's node pools")));
             }
-            out.push(format!("kubelet/{n}"));
+            out.extend(node_components(n));
         }
         if !selector.is_empty() {
             let matched: Vec<&String> = self.node_labels.iter().filter(|(_, labels)| selector.iter().all(|(k, v)| labels.get(k) == Some(v))).map(|(n, _)| n).collect();
             if matched.is_empty() {
                 return Err(self.err(&[path, &[key("nodeSelector")]].concat(), "nodeSelector matches no node"));
             }
-            out.extend(matched.into_iter().map(|n| format!("kubelet/{n}")));
+            out.extend(matched.into_iter().flat_map(|n| node_components(n)));
         }
         for (i, c) in components.iter().enumerate() {
             if !self.components.contains(c) {

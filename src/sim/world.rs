@@ -240,7 +240,7 @@ impl World {
     /// Registers a component; it starts (lists its kinds) at the current time.
     pub fn add_component(&mut self, comp: Box<dyn Component>) {
         let name = comp.name().to_string();
-        if let Some(node) = comp.node_scope()
+        if let Some(node) = comp.runtime_node()
             && !self.runtimes.has(node)
         {
             let rng = stream(self.seed, &format!("runtime/{node}"));
@@ -495,17 +495,27 @@ impl World {
                 self.restart_component(id);
             }
             Action::CrashNode(node) => {
-                let id = self.kubelet_of(&node)?;
-                self.crash_component(id);
+                let ids = self.core.on_node(&node);
+                if ids.is_empty() {
+                    return Err(ApiError::BadRequest(format!("node {node:?} has no components")));
+                }
+                for id in ids {
+                    self.crash_component(id);
+                }
                 self.runtimes.wipe(&node);
             }
             Action::StopKubelet(node) => {
                 let id = self.kubelet_of(&node)?;
                 self.crash_component(id);
             }
-            Action::StartKubelet(node) | Action::RestartNode(node) => {
+            Action::StartKubelet(node) => {
                 let id = self.kubelet_of(&node)?;
                 self.restart_component(id);
+            }
+            Action::RestartNode(node) => {
+                for id in self.core.on_node(&node) {
+                    self.restart_component(id);
+                }
             }
             Action::Partition { components, duration } => {
                 for id in self.components_named(&components)? {

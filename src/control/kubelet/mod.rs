@@ -745,6 +745,10 @@ impl Component for Kubelet {
         Some(&self.node)
     }
 
+    fn runtime_node(&self) -> Option<&str> {
+        Some(&self.node)
+    }
+
     fn restart(&mut self) {
         let node = self.node.clone();
         *self = Kubelet::new(&node);

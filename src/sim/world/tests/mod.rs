@@ -360,6 +360,9 @@ impl Component for OnePull {
     fn node_scope(&self) -> Option<&str> {
         Some("n1")
     }
+    fn runtime_node(&self) -> Option<&str> {
+        Some("n1")
+    }
     fn restart(&mut self) {
         self.sent = None;
     }
