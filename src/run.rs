@@ -56,7 +56,7 @@ pub fn explicit_scenario(scenario: &Scenario, seed: u64) -> Result<std::borrow::
 /// The scenario with a fault plan as explicit timeline entries, and
 /// liveness checked from when the last fault heals.
 pub fn with_plan(scenario: &Scenario, spec: &crate::scenario::swarm::SwarmSpec, plan: &[crate::scenario::swarm::PlannedFault]) -> Result<Scenario, String> {
-    let entries: Vec<serde_yaml::Value> = plan.iter().flat_map(|f| f.entries.iter().cloned()).collect();
+    let entries: Vec<crate::scenario::TimelineEntry> = plan.iter().flat_map(|f| f.entries.iter().cloned()).collect();
     let mut s = scenario.with_entries(&entries)?;
     s.swarm = None;
     if s.liveness.is_none() {

@@ -38,7 +38,7 @@ fn every_zone_down_stops_eviction() {
     let mut scenario = kubesim::scenario::load(Path::new("scenarios/zone-outage.yaml")).unwrap();
     scenario.checks.clear();
     for n in ["zone-b-0", "zone-b-1", "zone-b-2", "zone-c-0", "zone-c-1", "zone-c-2"] {
-        scenario.timeline.push(TimedAction { at: SimTime::from_secs(60), action: Action::CrashNode(n.into()) });
+        scenario.timeline.push(TimedAction { at: SimTime::from_secs(60), action: kubesim::scenario::actions::CrashNode { node: n.into() }.into() });
     }
     let o = kubesim::run::run_scenario(&scenario, 1, scenario.duration, false, &mut |_| {}).unwrap();
     let not_ready = o.final_nodes.iter().filter_map(Object::as_node).filter(|n| !n.is_ready()).count();

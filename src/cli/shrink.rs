@@ -92,7 +92,7 @@ pub fn shrink(path: &Path, seed: u64, out: Option<PathBuf>) -> Result<u8, CliErr
         m.insert("liveness".into(), serde_yaml::Value::Mapping(lv));
     }
     let mut timeline = m.get("timeline").and_then(|t| t.as_sequence()).cloned().unwrap_or_default();
-    timeline.extend(small.iter().flat_map(|f| f.entries.iter().cloned()));
+    timeline.extend(small.iter().flat_map(|f| f.entries.iter()).map(|e| serde_yaml::to_value(e).unwrap_or(serde_yaml::Value::Null)));
     m.insert("timeline".into(), serde_yaml::Value::Sequence(timeline));
     let body = serde_yaml::to_string(&doc).map_err(|e| CliError::input(e.to_string()))?;
     let header = format!("# Written by `kubesim shrink {} --seed {seed}`: the faults that seed drew,\n# cut down to those still needed to fail `{signature}`.\n", path.display());

@@ -9,10 +9,12 @@ use crate::time::SimTime;
 
 /// The timeline actions that are API calls (apply, scale, patch, delete,
 /// rollback), as the scenario's operator would make them; shared with live mode.
-pub fn perform_api_action<S: Storage>(api: &mut ApiServer<S>, action: Action, now: SimTime) -> Result<(), ApiError> {
+pub fn perform_api_action<S: Storage>(api: &mut ApiServer<S>, action: &Action, now: SimTime) -> Result<(), ApiError> {
+    let unchecked = || ApiError::BadRequest(format!("`{}` was not checked against its scenario", action.describe()));
     match action {
-        Action::Apply(objects) => {
-            for obj in objects {
+        Action::Apply(a) => {
+            for obj in &a.objects {
+                let obj = obj.clone();
                 match api.get(&ObjectRef::of(&with_default_ns(obj.clone()))) {
                     Err(e) if e.is_not_found() => {
                         api.create(obj, now)?;
@@ -27,25 +29,30 @@ pub fn perform_api_action<S: Storage>(api: &mut ApiServer<S>, action: Action, no
                 }
             }
         }
-        Action::Scale { target, replicas } => {
-            let current = api.get(&target)?;
-            let Some(scaled) = current.with_replicas(replicas) else {
+        Action::Scale(a) => {
+            let target = a.target.as_ref().ok_or_else(unchecked)?;
+            let current = api.get(target)?;
+            let Some(scaled) = current.with_replicas(a.replicas) else {
                 return Err(ApiError::BadRequest(format!("{} has no scale subresource", current.kind())));
             };
             api.update(scaled, now)?;
         }
-        Action::Patch { target, merge } => {
-            let current = api.get(&target)?;
+        Action::Patch(a) => {
+            let target = a.target.as_ref().ok_or_else(unchecked)?;
+            let current = api.get(target)?;
             let mut json = current.to_json_value();
-            merge_patch(&mut json, &merge);
+            merge_patch(&mut json, &a.merge);
             let bytes = serde_json::to_vec(&json).map_err(|e| ApiError::BadRequest(e.to_string()))?;
             let patched = Object::from_json(target.kind, &bytes).map_err(|e| ApiError::BadRequest(format!("patch does not decode: {e}")))?;
             api.update(patched, now)?;
         }
-        Action::Delete { target, options } => {
-            api.delete(&target, &options, now)?;
+        Action::Delete(a) => {
+            let target = a.target.as_ref().ok_or_else(unchecked)?;
+            api.delete(target, &a.options(), now)?;
         }
-        Action::Rollback { target, to_revision } => {
+        Action::Rollback(a) => {
+            let target = a.target();
+            let to_revision = a.to_revision;
             let current = api.get(&target)?;
             let Some(d) = current.as_deployment() else { return Err(ApiError::BadRequest(format!("{target} is not a Deployment"))) };
             let (rs, _) = api.list(Kind::ReplicaSet, Some(&target.namespace))?;
@@ -63,6 +70,11 @@ pub fn perform_api_action<S: Storage>(api: &mut ApiServer<S>, action: Action, no
         _ => return Err(ApiError::BadRequest(format!("`{}` is not an API action", action.describe()))),
     }
     Ok(())
+}
+
+/// Whether `perform_api_action` carries out this action.
+pub fn is_api_action(action: &Action) -> bool {
+    matches!(action, Action::Apply(_) | Action::Scale(_) | Action::Patch(_) | Action::Delete(_) | Action::Rollback(_))
 }
 
 fn with_default_ns(mut obj: Object) -> Object {

@@ -115,6 +115,11 @@ impl LiveDriver {
         self.core.find(name)
     }
 
+    /// The component that drives `node`'s runtime (its kubelet).
+    pub fn kubelet_of(&self, node: &str) -> Option<usize> {
+        self.core.kubelet_of(node)
+    }
+
     /// Lists every watched kind once, hands every component its part of it
     /// (the differences) and Synced, and opens one etcd watch stream per kind.
     pub fn start(&mut self) -> Result<(), String> {

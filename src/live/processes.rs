@@ -102,7 +102,7 @@ pub fn apply(target: &EtcdTarget, objects: Vec<Object>) -> Result<Vec<String>, S
     let mut done = Vec::new();
     for o in objects {
         let r = ObjectRef::of(&o);
-        crate::driver::actions::perform_api_action(&mut api, crate::scenario::Action::Apply(vec![o]), wall_now()).map_err(|e| format!("{r}: {e}"))?;
+        crate::driver::actions::perform_api_action(&mut api, &crate::scenario::actions::Apply { objects: vec![o], ..Default::default() }.into(), wall_now()).map_err(|e| format!("{r}: {e}"))?;
         done.push(r.to_string());
     }
     Ok(done)

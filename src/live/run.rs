@@ -84,33 +84,18 @@ impl LiveOutcome {
     }
 }
 
-/// The timeline actions live mode can carry out; the rest are refused before
-/// anything starts.
-fn live_capable(a: &Action) -> bool {
-    matches!(
-        a,
-        Action::Apply(_)
-            | Action::Scale { .. }
-            | Action::Patch { .. }
-            | Action::Delete { .. }
-            | Action::Rollback { .. }
-            | Action::CrashComponent(_)
-            | Action::RestartComponent(_)
-            | Action::StopKubelet(_)
-            | Action::StartKubelet(_)
-            | Action::CrashContainers { .. }
-            | Action::Partition { duration: None, .. }
-            | Action::HealPartitions
-    )
+/// Everything in the scenario that cannot run live, one line each.
+/// The keys of actions that can run live (each action type's own answer).
+fn live_keys() -> String {
+    crate::scenario::actions::live_keys().join(", ")
 }
 
-/// Everything in the scenario that cannot run live, one line each.
 pub fn unsupported(s: &Scenario) -> Vec<String> {
     let mut out: Vec<String> = s
         .timeline
         .iter()
-        .filter(|a| !live_capable(&a.action))
-        .map(|a| format!("{}: at {}: `{}` cannot run live (live mode supports apply, scale, patch, delete, rollback, crashComponent, restartComponent, stopKubelet, startKubelet, crashContainers, and partition without `for` healed by healPartitions)", s.path.display(), format_duration(a.at.since(SimTime::ZERO)), a.action.describe()))
+        .filter(|a| !a.action.live())
+        .map(|a| format!("{}: at {}: `{}` cannot run live (live mode supports {}; partition only without `for`, until healPartitions)", s.path.display(), format_duration(a.at.since(SimTime::ZERO)), a.action.describe(), live_keys()))
         .collect();
     if s.swarm.is_some() {
         out.push(format!("{}: a swarm scenario cannot run live (its faults are simulated)", s.path.display()));
@@ -241,28 +226,28 @@ fn run_to(driver: &mut LiveDriver, at: SimTime, stop: &Option<std::sync::mpsc::R
 fn perform(driver: &mut LiveDriver, action: Action) -> Result<(), String> {
     let now = wall_now();
     let label = action.describe();
-    let result: Result<(), String> = match action {
-        Action::CrashComponent(name) => driver.component_id(&name).map(|id| driver.crash_component(id)).ok_or(format!("no component {name}")),
-        Action::RestartComponent(name) => match driver.component_id(&name) {
+    let result: Result<(), String> = match &action {
+        Action::CrashComponent(a) => driver.component_id(&a.name).map(|id| driver.crash_component(id)).ok_or(format!("no component {}", a.name)),
+        Action::RestartComponent(a) => match driver.component_id(&a.name) {
             Some(id) => driver.restart_component(id),
-            None => Err(format!("no component {name}")),
+            None => Err(format!("no component {}", a.name)),
         },
-        Action::StopKubelet(node) => driver.component_id(&format!("kubelet/{node}")).map(|id| driver.crash_component(id)).ok_or(format!("no kubelet on {node}")),
-        Action::StartKubelet(node) => match driver.component_id(&format!("kubelet/{node}")) {
+        Action::StopKubelet(a) => driver.kubelet_of(&a.node).map(|id| driver.crash_component(id)).ok_or(format!("no kubelet on {}", a.node)),
+        Action::StartKubelet(a) => match driver.kubelet_of(&a.node) {
             Some(id) => driver.restart_component(id),
-            None => Err(format!("no kubelet on {node}")),
+            None => Err(format!("no kubelet on {}", a.node)),
         },
-        Action::CrashContainers { namespace, selector, .. } => {
+        Action::CrashContainers(a) => {
             let nodes: Vec<String> = driver.nodes();
             for n in nodes {
                 if let Some(rt) = driver.runtime_mut(&n) {
-                    rt.kill_matching(namespace.as_deref(), &selector);
+                    rt.kill_matching(a.namespace.as_deref(), &a.selector);
                 }
             }
             Ok(())
         }
-        Action::Partition { components, .. } => components.iter().try_for_each(|c| driver.component_id(c).map(|id| driver.partition(id)).ok_or(format!("no component {c}"))),
-        Action::HealPartitions => driver.partitioned_ids().into_iter().try_for_each(|id| driver.heal(id)),
+        Action::Partition(a) => a.resolved.iter().try_for_each(|c| driver.component_id(c).map(|id| driver.partition(id)).ok_or(format!("no component {c}"))),
+        Action::HealPartitions(_) => driver.partitioned_ids().into_iter().try_for_each(|id| driver.heal(id)),
         other => perform_api_action(driver.api_mut(), other, now).map_err(|e: ApiError| e.to_string()),
     };
     result.map_err(|e| format!("timeline action `{label}` failed: {e}"))

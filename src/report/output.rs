@@ -131,39 +131,15 @@ pub fn write_run(dir: &Path, summary: &Summary, outcome: &RunOutcome) -> Result<
 /// Writes `report.svg`: the run's timeline with faults and checks marked.
 pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &Summary, outcome: &RunOutcome) -> Result<(), String> {
     use super::timeline::{Mark, Window, svg};
-    use crate::scenario::Action;
     let end = outcome.end.as_secs_f64();
     let mut windows: Vec<Window> = Vec::new();
-    for a in &scenario.timeline {
-        if let Action::CrashNode(n) = &a.action {
-            let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartNode(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
-            windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
-        }
+    for (i, a) in scenario.timeline.iter().enumerate() {
+        // Each fault says its window: a duration, or the later action that ends it.
+        let Some(w) = a.action.window() else { continue };
         let from_s = a.at.as_secs_f64();
-        let lasting = |d: &std::time::Duration| (a.at + *d).as_secs_f64().min(end);
-        let short = |names: &[String]| if names.len() > 2 { format!("{} and {} more", names[..2].join(", "), names.len() - 2) } else { names.join(", ") };
-        match &a.action {
-            Action::EtcdSlow { duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: "etcd slow".into() }),
-            Action::EtcdUnavailable { duration } => windows.push(Window { from_s, to_s: lasting(duration), label: "etcd unavailable".into() }),
-            Action::StopKubelet(n) => {
-                let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::StartKubelet(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
-                windows.push(Window { from_s, to_s: back, label: format!("kubelet/{n} stopped") });
-            }
-            Action::Partition { components, duration } => {
-                let healed = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(b.action, Action::HealPartitions)).map(|b| b.at.as_secs_f64());
-                let to_s = duration.as_ref().map(lasting).or(healed).unwrap_or(end);
-                windows.push(Window { from_s, to_s, label: format!("{} cut off", short(components)) });
-            }
-            Action::LinkDelay { components, duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{} delayed", short(components)) }),
-            Action::LinkLoss { components, duration, probability } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{} losing {:.0}%", short(components), probability * 100.0) }),
-            Action::StaleCache { component, duration, .. } => windows.push(Window { from_s, to_s: lasting(duration), label: format!("{component} stale") }),
-            Action::CrashContainers { .. } => windows.push(Window { from_s, to_s: from_s + 1.0, label: "containers crash".into() }),
-            _ => {}
-        }
-        if let Action::CrashComponent(n) = &a.action {
-            let back = scenario.timeline.iter().find(|b| b.at >= a.at && matches!(&b.action, Action::RestartComponent(m) if m == n)).map_or(end, |b| b.at.as_secs_f64());
-            windows.push(Window { from_s: a.at.as_secs_f64(), to_s: back, label: format!("{n} down") });
-        }
+        let ended = scenario.timeline[i + 1..].iter().find(|b| (w.ends)(&a.action, &b.action)).map(|b| b.at.as_secs_f64());
+        let to_s = w.lasts.map(|d| (a.at + d).as_secs_f64().min(end)).or(ended).unwrap_or(end);
+        windows.push(Window { from_s, to_s, label: w.label });
     }
     let mut marks: Vec<Mark> = summary.checks.iter().map(|c| Mark { t_s: crate::time::parse_duration(&c.at).map_or(0.0, |d| d.as_secs_f64()), label: c.name.clone(), ok: c.ok }).collect();
     for v in &summary.violations {

@@ -2,14 +2,16 @@
 //! timing, and checks. `load` turns a file into a `Scenario` whose every
 //! part has been checked, or a `SourceError` naming file:line:column.
 
+pub mod actions;
 pub mod schema;
+
+pub use actions::{Action, TimedAction, TimelineEntry};
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::api::manifest::{self, LoadedObject, ObjectSeed, Warning};
-use crate::api::{DeleteOptions, Propagation};
 use crate::model::meta::{Condition, ObjectMeta};
 use crate::model::node::{NodeSpec, NodeStatus};
 use crate::model::{Kind, LabelSelector, Node, Object, ObjectRef};
@@ -21,47 +23,6 @@ pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const POOL_LABEL: &str = "kubesim.io/node-pool";
 
-#[derive(Clone, Debug)]
-pub enum Action {
-    /// Create each object, or replace it if it exists (as `kubectl apply` would).
-    Apply(Vec<Object>),
-    Scale { target: ObjectRef, replicas: i32 },
-    /// A JSON merge patch.
-    Patch { target: ObjectRef, merge: serde_json::Value },
-    Delete { target: ObjectRef, options: DeleteOptions },
-    /// `kubectl rollout undo --to-revision` (0: the previous revision).
-    Rollback { target: ObjectRef, to_revision: i64 },
-    /// Fault: the node's kubelet stops (and its containers with it).
-    CrashNode(String),
-    /// The node's kubelet starts again and re-syncs.
-    RestartNode(String),
-    /// Fault: etcd commits with `latency` until `at + duration`.
-    EtcdSlow { latency: crate::latency::Latency, duration: Duration },
-    /// Fault: writes fail with 503 until `at + duration`.
-    EtcdUnavailable { duration: Duration },
-    /// Compact etcd history to the current revision.
-    EtcdCompact,
-    /// Fault: a control-plane component crashes.
-    CrashComponent(String),
-    /// The component restarts with fresh state and relists.
-    RestartComponent(String),
-    /// Fault: the node's kubelet stops; its containers keep running.
-    StopKubelet(String),
-    /// The kubelet starts again and reconciles with its runtime.
-    StartKubelet(String),
-    /// Fault: running containers of matching pods exit with `exit_code`.
-    CrashContainers { namespace: Option<String>, selector: crate::model::LabelSelector, exit_code: i32 },
-    /// Fault: these components (kubelets as `kubelet/<node>`) lose the control plane.
-    Partition { components: Vec<String>, duration: Option<Duration> },
-    HealPartitions,
-    /// Fault: extra latency on these components' links.
-    LinkDelay { components: Vec<String>, latency: crate::latency::Latency, duration: Duration },
-    /// Fault: these components' requests are lost with `probability`.
-    LinkLoss { components: Vec<String>, probability: f64, duration: Duration },
-    /// Fault: `component` sees the cluster `lag` late.
-    StaleCache { component: String, lag: Duration, duration: Duration },
-}
-
 /// The control-plane components of a scenario by name (from the component
 /// registry): with one replica, the scheduler and each controller on its own;
 /// with more, leader-elected processes `scheduler-1`…, `controller-manager-1`….
@@ -72,45 +33,6 @@ pub fn component_names(replicas: u32) -> Vec<String> {
 /// Every per-node component of `node` (`kubelet/<node>`, …), from the registry.
 pub fn node_components(node: &str) -> Vec<String> {
     crate::control::registry::per_node_names().into_iter().map(|c| format!("{c}/{node}")).collect()
-}
-
-impl Action {
-    /// A short label for the trace: `scale replicasets/default/web to 5`.
-    pub fn describe(&self) -> String {
-        match self {
-            Action::Apply(objs) => {
-                let names: Vec<String> = objs.iter().map(|o| ObjectRef::of(o).to_string()).collect();
-                format!("apply {}", names.join(","))
-            }
-            Action::Scale { target, replicas } => format!("scale {target} to {replicas}"),
-            Action::Patch { target, .. } => format!("patch {target}"),
-            Action::Delete { target, .. } => format!("delete {target}"),
-            Action::Rollback { target, to_revision } => format!("rollback {target} to revision {to_revision}"),
-            Action::CrashNode(n) => format!("crash node {n}"),
-            Action::RestartNode(n) => format!("restart node {n}"),
-            Action::EtcdSlow { duration, .. } => format!("etcd slow for {}", format_duration(*duration)),
-            Action::EtcdUnavailable { duration } => format!("etcd unavailable for {}", format_duration(*duration)),
-            Action::EtcdCompact => "etcd compact".into(),
-            Action::CrashComponent(c) => format!("crash component {c}"),
-            Action::RestartComponent(c) => format!("restart component {c}"),
-            Action::StopKubelet(n) => format!("stop kubelet on {n}"),
-            Action::StartKubelet(n) => format!("start kubelet on {n}"),
-            Action::CrashContainers { selector, exit_code, .. } => format!("crash containers matching {:?} with exit code {exit_code}", selector.match_labels),
-            Action::Partition { components, duration } => {
-                format!("partition {} from the control plane{}", components.join(","), duration.map(|d| format!(" for {}", format_duration(d))).unwrap_or_default())
-            }
-            Action::HealPartitions => "heal partitions".into(),
-            Action::LinkDelay { components, duration, .. } => format!("delay links of {} for {}", components.join(","), format_duration(*duration)),
-            Action::LinkLoss { components, probability, duration } => format!("lose {probability} of requests of {} for {}", components.join(","), format_duration(*duration)),
-            Action::StaleCache { component, lag, duration } => format!("serve {component} a cache {} behind for {}", format_duration(*lag), format_duration(*duration)),
-        }
-    }
-}
-
-#[derive(Clone, Debug)]
-pub struct TimedAction {
-    pub at: SimTime,
-    pub action: Action,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,14 +139,17 @@ pub struct Scenario {
     pub liveness: Option<(Duration, Duration)>,
 }
 
-struct Loader<'a> {
+/// What a scenario's parts are checked against: the file and its text (for
+/// positions), and the cluster's nodes and components.
+pub struct Loader<'a> {
     file: String,
     text: &'a str,
     dir: PathBuf,
     warnings: Vec<Warning>,
     node_names: std::collections::BTreeSet<String>,
     node_labels: Vec<(String, crate::model::Labels)>,
-    components: Vec<String>,
+    /// The control-plane components by name.
+    pub components: Vec<String>,
 }
 
 fn key(k: &str) -> PathSeg {
@@ -232,7 +157,8 @@ fn key(k: &str) -> PathSeg {
 }
 
 impl Loader<'_> {
-    fn err(&self, path: &[PathSeg], message: impl Into<String>) -> SourceError {
+    /// An error at `path` (the nearest position the text has for it).
+    pub fn err(&self, path: &[PathSeg], message: impl Into<String>) -> SourceError {
         SourceError::at(&self.file, locate_nearest(self.text, 0, path), message)
     }
 
@@ -240,16 +166,27 @@ impl Loader<'_> {
         Kind::from_name(name).ok_or_else(|| self.err(path, format!("unknown kind {name:?}; expected one of {}", Kind::expected_list())))
     }
 
-    fn target(&self, kind: &str, namespace: &Option<String>, name: &str, path: &[PathSeg]) -> Result<ObjectRef, SourceError> {
+    /// The object an action names, with its kind checked.
+    pub fn target(&self, kind: &str, namespace: &Option<String>, name: &str, path: &[PathSeg]) -> Result<ObjectRef, SourceError> {
         let mut p = path.to_vec();
         p.push(key("kind"));
         let k = self.kind_at(kind, &p)?;
         Ok(ObjectRef::new(k, namespace.as_deref().unwrap_or("default"), name))
     }
 
-    /// Objects from a file or an inline manifest at `path`, each dry-run validated.
-    fn objects(&mut self, src: &ObjectSource, path: &[PathSeg]) -> Result<Vec<LoadedObject>, SourceError> {
-        let loaded = match (&src.file, &src.manifest) {
+    /// A node of the cluster's node pools, named at `path`'s `node` field.
+    pub fn node_name(&self, node: &str, path: &[PathSeg]) -> Result<(), SourceError> {
+        if self.node_names.contains(node) {
+            return Ok(());
+        }
+        let mut p = path.to_vec();
+        p.push(key("node"));
+        Err(self.err(&p, format!("no node named {node:?} in the cluster's node pools")))
+    }
+
+    /// Objects from a manifest file or an inline manifest at `path`, each dry-run validated.
+    pub fn objects(&mut self, file: Option<&str>, manifest: Option<&serde_yaml::Value>, path: &[PathSeg]) -> Result<Vec<LoadedObject>, SourceError> {
+        let loaded = match (file, manifest) {
             (Some(f), None) => {
                 let full = self.dir.join(f);
                 if !full.exists() {
@@ -261,15 +198,22 @@ impl Loader<'_> {
                 self.warnings.extend(m.warnings);
                 m.objects
             }
-            (None, Some(header)) => {
+            (None, Some(value)) => {
                 let mut mpath = path.to_vec();
                 mpath.push(key("manifest"));
                 let mut kind_path = mpath.clone();
                 kind_path.push(key("kind"));
-                let kind = manifest::resolve_kind(header.api_version.as_deref(), header.kind.as_deref()).map_err(|m| self.err(&kind_path, m))?;
+                let header = |k: &str| value.get(k).and_then(serde_yaml::Value::as_str);
+                let kind = manifest::resolve_kind(header("apiVersion"), header("kind")).map_err(|m| self.err(&kind_path, m))?;
                 let mut ignored = Vec::new();
                 let seed = ObjectSeed { kind, ignored: &mut ignored, prefix: mpath.clone() };
-                let object = decode_at(self.text, 0, &mpath, seed).map_err(|e| SourceError::from_yaml(&self.file, &e))?;
+                // Decoded in place from the text, so errors keep their line numbers
+                // (from the value itself when there is no text: a generated entry).
+                let object = if self.text.is_empty() {
+                    Some(serde::de::DeserializeSeed::deserialize(seed, value.clone()).map_err(|e| self.err(&mpath, e.to_string()))?)
+                } else {
+                    decode_at(self.text, 0, &mpath, seed).map_err(|e| SourceError::from_yaml(&self.file, &e))?
+                };
                 let Some(object) = object else { return Err(self.err(&mpath, "expected a manifest")) };
                 for p in ignored {
                     self.warnings.push(manifest::unmodelled(&self.file, locate_nearest(self.text, 0, &p), &p));
@@ -366,7 +310,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     l.node_labels = nodes.iter().map(|n| (n.metadata.name.clone(), n.metadata.labels.clone())).collect();
     let mut objects = Vec::new();
     for (i, src) in raw.objects.iter().enumerate() {
-        objects.extend(l.objects(src, &[key("objects"), PathSeg::Index(i)])?);
+        objects.extend(l.objects(src.file.as_deref(), src.manifest.as_ref(), &[key("objects"), PathSeg::Index(i)])?);
     }
     let mut namespaces: Vec<String> = ["default", "kube-system", "kube-public", "kube-node-lease"].iter().map(|s| s.to_string()).collect();
     for ns in &raw.cluster.namespaces {
@@ -382,9 +326,11 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         if entry.at.0 > duration {
             return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(entry.at.0), format_duration(duration))));
         }
-        let action = timeline_action(&mut l, entry, &path)?;
-        if let Action::Apply(objs) = &action {
-            let loaded: Vec<LoadedObject> = objs
+        let mut action = entry.action.clone();
+        action.check(&mut l, &path)?;
+        if let Action::Apply(a) = &action {
+            let loaded: Vec<LoadedObject> = a
+                .objects
                 .iter()
                 .map(|o| LoadedObject { object: o.clone(), file: file.clone(), pos: locate_nearest(&text, 0, &[&path[..], &[key("apply")]].concat()) })
                 .collect();
@@ -512,111 +458,9 @@ fn check_namespaces(objects: &[LoadedObject], known: &mut Vec<String>) -> Result
     Ok(())
 }
 
-fn timeline_action(l: &mut Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Action, SourceError> {
-    let given = [
-        e.apply.is_some(),
-        e.scale.is_some(),
-        e.patch.is_some(),
-        e.delete.is_some(),
-        e.rollback.is_some(),
-        e.crash_node.is_some(),
-        e.restart_node.is_some(),
-        e.crash_component.is_some(),
-        e.restart_component.is_some(),
-        e.etcd_slow.is_some(),
-        e.etcd_unavailable.is_some(),
-        e.etcd_compact.is_some(),
-        e.stop_kubelet.is_some(),
-        e.start_kubelet.is_some(),
-        e.crash_containers.is_some(),
-        e.partition.is_some(),
-        e.heal_partitions.is_some(),
-        e.link_delay.is_some(),
-        e.link_loss.is_some(),
-        e.stale_cache.is_some(),
-    ]
-    .iter()
-    .filter(|b| **b)
-    .count();
-    if given != 1 {
-        return Err(l.err(path, format!("expected exactly one action ({ACTIONS}) besides `at`; found {given}")));
-    }
-    if let Some(f) = fault_action(l, e, path)? {
-        return Ok(f);
-    }
-    if let Some(r) = &e.rollback {
-        if r.to_revision < 0 {
-            return Err(l.err(&[path, &[key("rollback"), key("toRevision")]].concat(), "toRevision must be 0 (previous) or a revision number"));
-        }
-        let target = ObjectRef::new(Kind::Deployment, r.namespace.as_deref().unwrap_or("default"), &r.name);
-        return Ok(Action::Rollback { target, to_revision: r.to_revision });
-    }
-    if let Some(slow) = &e.etcd_slow {
-        slow.latency.validate().map_err(|m| l.err(&[path, &[key("etcdSlow"), key("latency")]].concat(), m))?;
-        return Ok(Action::EtcdSlow { latency: slow.latency.clone(), duration: slow.duration.0 });
-    }
-    if let Some(u) = &e.etcd_unavailable {
-        return Ok(Action::EtcdUnavailable { duration: u.duration.0 });
-    }
-    if e.etcd_compact.is_some() {
-        return Ok(Action::EtcdCompact);
-    }
-    for (field, r, crash) in [("crashComponent", &e.crash_component, true), ("restartComponent", &e.restart_component, false)] {
-        if let Some(r) = r {
-            if !l.components.contains(&r.name) {
-                return Err(l.err(&[path, &[key(field), key("name")]].concat(), format!("unknown component {:?}; expected one of {}", r.name, l.components.join(", "))));
-            }
-            return Ok(if crash { Action::CrashComponent(r.name.clone()) } else { Action::RestartComponent(r.name.clone()) });
-        }
-    }
-    for (field, r, crash) in [("crashNode", &e.crash_node, true), ("restartNode", &e.restart_node, false)] {
-        if let Some(r) = r {
-            if !l.node_names.contains(&r.node) {
-                return Err(l.err(&[path, &[key(field), key("node")]].concat(), format!("no node named {:?} in the cluster's node pools", r.node)));
-            }
-            return Ok(if crash { Action::CrashNode(r.node.clone()) } else { Action::RestartNode(r.node.clone()) });
-        }
-    }
-    if let Some(src) = &e.apply {
-        let objs = l.objects(src, &[path, &[key("apply")]].concat())?;
-        return Ok(Action::Apply(objs.into_iter().map(|o| o.object).collect()));
-    }
-    if let Some(s) = &e.scale {
-        let p = [path, &[key("scale")]].concat();
-        let target = l.target(&s.kind, &s.namespace, &s.name, &p)?;
-        if !target.kind.scalable() {
-            let scalable: Vec<&str> = Kind::ALL.iter().filter(|k| k.scalable()).map(|k| k.name()).collect();
-            return Err(l.err(&[&p[..], &[key("kind")]].concat(), format!("cannot scale a {}; expected one of {}", target.kind, scalable.join(", "))));
-        }
-        if s.replicas < 0 {
-            return Err(l.err(&[&p[..], &[key("replicas")]].concat(), "replicas must be 0 or more"));
-        }
-        return Ok(Action::Scale { target, replicas: s.replicas });
-    }
-    if let Some(p) = &e.patch {
-        let target = l.target(&p.kind, &p.namespace, &p.name, &[path, &[key("patch")]].concat())?;
-        if !p.merge.is_object() {
-            return Err(l.err(&[path, &[key("patch"), key("merge")]].concat(), "a merge patch must be a map"));
-        }
-        return Ok(Action::Patch { target, merge: p.merge.clone() });
-    }
-    let Some(d) = &e.delete else { return Err(l.err(path, "expected an action")) };
-    let p = [path, &[key("delete")]].concat();
-    let target = l.target(&d.kind, &d.namespace, &d.name, &p)?;
-    let propagation = match d.propagation_policy.as_deref() {
-        None | Some("Background") => Propagation::Background,
-        Some("Foreground") => Propagation::Foreground,
-        Some("Orphan") => Propagation::Orphan,
-        Some(other) => {
-            return Err(l.err(&[&p[..], &[key("propagationPolicy")]].concat(), format!("unknown propagationPolicy {other:?}; expected Background, Foreground or Orphan")));
-        }
-    };
-    Ok(Action::Delete { target, options: DeleteOptions { grace_period_s: d.grace_period_seconds, propagation, ..Default::default() } })
-}
-
-/// Timeline entries written as a scenario file writes them (a swarm plan),
-/// checked as the file's own would be.
-pub fn extra_actions(s: &Scenario, entries: &[serde_yaml::Value]) -> Result<Vec<TimedAction>, String> {
+/// Timeline entries made by a program (a swarm's fault plan), checked as the
+/// file's own would be.
+pub fn extra_actions(s: &Scenario, entries: &[TimelineEntry]) -> Result<Vec<TimedAction>, String> {
     let mut l = Loader {
         file: format!("{} (fault plan)", s.path.display()),
         text: "",
@@ -627,9 +471,9 @@ pub fn extra_actions(s: &Scenario, entries: &[serde_yaml::Value]) -> Result<Vec<
         components: component_names(s.control_plane_replicas),
     };
     let mut out = Vec::new();
-    for (i, v) in entries.iter().enumerate() {
-        let e: TimelineEntry = serde_yaml::from_value(v.clone()).map_err(|e| format!("fault plan entry {i}: {e}"))?;
-        let action = timeline_action(&mut l, &e, &[key("timeline"), PathSeg::Index(i)]).map_err(|e| e.message)?;
+    for (i, e) in entries.iter().enumerate() {
+        let mut action = e.action.clone();
+        action.check(&mut l, &[key("timeline"), PathSeg::Index(i)]).map_err(|e| e.message)?;
         out.push(TimedAction { at: SimTime::ZERO + e.at.0, action });
     }
     Ok(out)
@@ -637,7 +481,7 @@ pub fn extra_actions(s: &Scenario, entries: &[serde_yaml::Value]) -> Result<Vec<
 
 impl Scenario {
     /// This scenario with more timeline entries (a seed's fault plan).
-    pub fn with_entries(&self, entries: &[serde_yaml::Value]) -> Result<Scenario, String> {
+    pub fn with_entries(&self, entries: &[TimelineEntry]) -> Result<Scenario, String> {
         let mut s = self.clone();
         s.timeline.extend(extra_actions(self, entries)?);
         s.timeline.sort_by_key(|a| a.at);
@@ -645,56 +489,17 @@ impl Scenario {
     }
 }
 
-const ACTIONS: &str = "apply, scale, patch, delete, rollback, crashNode, restartNode, stopKubelet, startKubelet, crashContainers, crashComponent, restartComponent, partition, healPartitions, linkDelay, linkLoss, staleCache, etcdSlow, etcdUnavailable or etcdCompact";
-
-/// The network, kubelet, container and cache faults.
-fn fault_action(l: &Loader, e: &TimelineEntry, path: &[PathSeg]) -> Result<Option<Action>, SourceError> {
-    for (field, r, stop) in [("stopKubelet", &e.stop_kubelet, true), ("startKubelet", &e.start_kubelet, false)] {
-        if let Some(r) = r {
-            if !l.node_names.contains(&r.node) {
-                return Err(l.err(&[path, &[key(field), key("node")]].concat(), format!("no node named {:?} in the cluster's node pools", r.node)));
-            }
-            return Ok(Some(if stop { Action::StopKubelet(r.node.clone()) } else { Action::StartKubelet(r.node.clone()) }));
-        }
+/// `kind/namespace/name` of an action's checked target (or as written).
+pub fn target_label(target: &Option<ObjectRef>, kind: &str, name: &str) -> String {
+    match target {
+        Some(t) => t.to_string(),
+        None => format!("{kind}/{name}"),
     }
-    if let Some(c) = &e.crash_containers {
-        if c.selector.is_empty() {
-            return Err(l.err(&[path, &[key("crashContainers"), key("selector")]].concat(), "selector must not be empty (it would crash every container)"));
-        }
-        return Ok(Some(Action::CrashContainers { namespace: c.namespace.clone(), selector: c.selector.clone(), exit_code: c.exit_code.unwrap_or(137) }));
-    }
-    if let Some(p) = &e.partition {
-        let components = l.fault_targets(p, &[path, &[key("partition")]].concat())?;
-        return Ok(Some(Action::Partition { components, duration: p.duration.map(|d| d.0) }));
-    }
-    if e.heal_partitions.is_some() {
-        return Ok(Some(Action::HealPartitions));
-    }
-    if let Some(d) = &e.link_delay {
-        let p = [path, &[key("linkDelay")]].concat();
-        d.latency.validate().map_err(|m| l.err(&[&p[..], &[key("latency")]].concat(), m))?;
-        let components = l.fault_targets(d, &p)?;
-        return Ok(Some(Action::LinkDelay { components, latency: d.latency.clone(), duration: d.duration.0 }));
-    }
-    if let Some(d) = &e.link_loss {
-        let p = [path, &[key("linkLoss")]].concat();
-        if !(0.0..=1.0).contains(&d.probability) {
-            return Err(l.err(&[&p[..], &[key("probability")]].concat(), format!("probability {} is not between 0 and 1", d.probability)));
-        }
-        let components = l.fault_targets(d, &p)?;
-        return Ok(Some(Action::LinkLoss { components, probability: d.probability, duration: d.duration.0 }));
-    }
-    if let Some(c) = &e.stale_cache {
-        let p = [path, &[key("staleCache"), key("component")]].concat();
-        l.component_name(&c.component, &p)?;
-        return Ok(Some(Action::StaleCache { component: c.component.clone(), lag: c.lag.0, duration: c.duration.0 }));
-    }
-    Ok(None)
 }
 
 impl Loader<'_> {
     /// A control-plane component or `kubelet/<node>`.
-    fn component_name(&self, name: &str, path: &[PathSeg]) -> Result<(), SourceError> {
+    pub fn component_name(&self, name: &str, path: &[PathSeg]) -> Result<(), SourceError> {
         let per_node = crate::control::registry::per_node_names();
         let on_node = name.split_once('/').is_some_and(|(c, n)| per_node.contains(&c) && self.node_names.contains(n));
         if self.components.iter().any(|c| c == name) || on_node {
@@ -707,8 +512,7 @@ impl Loader<'_> {
 
     /// The components a network fault affects: kubelets of the named and
     /// selected nodes, then the named control-plane components.
-    fn fault_targets(&self, spec: &dyn schema::FaultTargets, path: &[PathSeg]) -> Result<Vec<String>, SourceError> {
-        let (nodes, selector, components) = spec.targets();
+    pub fn fault_targets(&self, nodes: &[String], selector: &std::collections::BTreeMap<String, String>, components: &[String], path: &[PathSeg]) -> Result<Vec<String>, SourceError> {
         let mut out = Vec::new();
         for (i, n) in nodes.iter().enumerate() {
             if !self.node_names.contains(n) {

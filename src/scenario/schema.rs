@@ -27,7 +27,7 @@ pub struct ScenarioFile {
     #[serde(default)]
     pub objects: Vec<ObjectSource>,
     #[serde(default)]
-    pub timeline: Vec<TimelineEntry>,
+    pub timeline: Vec<crate::scenario::actions::TimelineEntry>,
     #[serde(default)]
     pub timing: TimingSpec,
     #[serde(default)]
@@ -92,132 +92,15 @@ pub struct NodePool {
     pub zones: Option<Vec<String>>,
 }
 
-/// The apiVersion and kind of an inline manifest; the rest is decoded later,
-/// in place, so its errors keep their line numbers.
-#[derive(Debug, Deserialize)]
-pub struct ManifestHeader {
-    #[serde(default, rename = "apiVersion")]
-    pub api_version: Option<String>,
-    #[serde(default)]
-    pub kind: Option<String>,
-}
-
-/// Objects from a manifest file (relative to the scenario) or written inline.
+/// Objects from a manifest file (relative to the scenario) or written inline
+/// (decoded later, in place, so its errors keep their line numbers).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ObjectSource {
     #[serde(default)]
     pub file: Option<String>,
     #[serde(default)]
-    pub manifest: Option<ManifestHeader>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TargetSpec {
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct ScaleSpec {
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub name: String,
-    pub replicas: i32,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PatchSpec {
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub name: String,
-    /// A JSON merge patch (RFC 7386), as `kubectl patch --type merge`.
-    pub merge: serde_json::Value,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct DeleteSpec {
-    pub kind: String,
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub name: String,
-    #[serde(default)]
-    pub grace_period_seconds: Option<i64>,
-    /// Background (default), Foreground or Orphan.
-    #[serde(default)]
-    pub propagation_policy: Option<String>,
-}
-
-/// One timeline entry: a time and exactly one action. Fault actions (crash,
-/// partition, slow, …) are further optional fields of this same struct.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct TimelineEntry {
-    pub at: Dur,
-    #[serde(default)]
-    pub apply: Option<ObjectSource>,
-    #[serde(default)]
-    pub scale: Option<ScaleSpec>,
-    #[serde(default)]
-    pub patch: Option<PatchSpec>,
-    #[serde(default)]
-    pub delete: Option<DeleteSpec>,
-    /// `kubectl rollout undo`: a Deployment back to an earlier revision's template.
-    #[serde(default)]
-    pub rollback: Option<RollbackSpec>,
-    /// Fault: the node's kubelet and containers are gone until `restartNode`.
-    #[serde(default)]
-    pub crash_node: Option<NodeRef>,
-    /// The node (its kubelet) comes back and re-syncs from the API.
-    #[serde(default)]
-    pub restart_node: Option<NodeRef>,
-    /// Fault: etcd commits slowly (a latency distribution) for a while.
-    #[serde(default)]
-    pub etcd_slow: Option<EtcdSlowSpec>,
-    /// Fault: etcd answers nothing (writes fail with 503) for a while.
-    #[serde(default)]
-    pub etcd_unavailable: Option<ForSpec>,
-    /// kube-apiserver's compaction, now, to the current revision.
-    #[serde(default)]
-    pub etcd_compact: Option<EmptySpec>,
-    /// Fault: a control-plane component (scheduler, a controller) crashes.
-    #[serde(default)]
-    pub crash_component: Option<ComponentRef>,
-    /// The component restarts: fresh state, full relist.
-    #[serde(default)]
-    pub restart_component: Option<ComponentRef>,
-    /// Fault: the node's kubelet stops; its containers keep running.
-    #[serde(default)]
-    pub stop_kubelet: Option<NodeRef>,
-    /// The kubelet starts again and reconciles with its runtime.
-    #[serde(default)]
-    pub start_kubelet: Option<NodeRef>,
-    /// Fault: the running containers of pods matching a selector crash.
-    #[serde(default)]
-    pub crash_containers: Option<CrashContainersSpec>,
-    /// Fault: nodes and components lose the control plane (API server and etcd).
-    #[serde(default)]
-    pub partition: Option<PartitionSpec>,
-    /// Ends every partition now.
-    #[serde(default)]
-    pub heal_partitions: Option<EmptySpec>,
-    /// Fault: extra latency on the links of nodes and components.
-    #[serde(default)]
-    pub link_delay: Option<LinkDelaySpec>,
-    /// Fault: requests of nodes and components are lost with a probability.
-    #[serde(default)]
-    pub link_loss: Option<LinkLossSpec>,
-    /// Fault: a component is served by an API server whose cache lags behind.
-    #[serde(default)]
-    pub stale_cache: Option<StaleCacheSpec>,
+    pub manifest: Option<serde_yaml::Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -245,134 +128,6 @@ impl Default for ControlPlaneSpec {
 pub struct LivenessSpec {
     pub at: Dur,
     pub within: Dur,
-}
-
-/// Whom a network fault affects: nodes by name or by labels (`nodeSelector`),
-/// and control-plane components by name.
-pub trait FaultTargets {
-    fn targets(&self) -> (&[String], &BTreeMap<String, String>, &[String]);
-}
-
-macro_rules! fault_targets {
-    ($($t:ty),*) => {$(
-        impl FaultTargets for $t {
-            fn targets(&self) -> (&[String], &BTreeMap<String, String>, &[String]) {
-                (&self.nodes, &self.node_selector, &self.components)
-            }
-        }
-    )*};
-}
-fault_targets!(PartitionSpec, LinkDelaySpec, LinkLossSpec);
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct PartitionSpec {
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub components: Vec<String>,
-    /// Heals by itself after this long; without it, at `healPartitions`.
-    #[serde(default, rename = "for")]
-    pub duration: Option<Dur>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LinkDelaySpec {
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub components: Vec<String>,
-    /// Added to every request, answer and watch event of the targets.
-    pub latency: Latency,
-    #[serde(rename = "for")]
-    pub duration: Dur,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct LinkLossSpec {
-    #[serde(default)]
-    pub nodes: Vec<String>,
-    #[serde(default)]
-    pub node_selector: BTreeMap<String, String>,
-    #[serde(default)]
-    pub components: Vec<String>,
-    /// 0..=1: the chance a request is lost (the caller times out).
-    pub probability: f64,
-    #[serde(rename = "for")]
-    pub duration: Dur,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StaleCacheSpec {
-    /// The component served stale data: `scheduler`, a controller, or `kubelet/<node>`.
-    pub component: String,
-    /// How far behind its watch events and lists run.
-    pub lag: Dur,
-    #[serde(rename = "for")]
-    pub duration: Dur,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CrashContainersSpec {
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub selector: LabelSelector,
-    /// Default 137 (killed).
-    #[serde(default)]
-    pub exit_code: Option<i32>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EtcdSlowSpec {
-    pub latency: Latency,
-    #[serde(rename = "for")]
-    pub duration: Dur,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ForSpec {
-    #[serde(rename = "for")]
-    pub duration: Dur,
-}
-
-/// An action without parameters: `etcdCompact: {}`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EmptySpec {}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ComponentRef {
-    /// scheduler, replicaset-controller, deployment-controller,
-    /// node-lifecycle-controller, taint-eviction-controller, garbage-collector.
-    pub name: String,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct RollbackSpec {
-    #[serde(default)]
-    pub namespace: Option<String>,
-    pub name: String,
-    /// The revision to return to; 0 (the default) means the previous one.
-    #[serde(default)]
-    pub to_revision: i64,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NodeRef {
-    pub node: String,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -4,8 +4,9 @@
 //! its duration, and once the last has healed the liveness checks must hold
 //! within `livenessWithin`.
 //!
-//! A plan is a list of timeline entries written exactly as a scenario would
-//! write them, so `kubesim shrink` can save a failing plan as a plain scenario.
+//! A plan is a list of ordinary timeline entries (the same action types a
+//! scenario file holds), so `kubesim shrink` can save a failing plan as a
+//! plain scenario.
 //!
 //! ```yaml
 //! swarm:
@@ -23,9 +24,9 @@
 
 use rand::RngExt;
 use serde::Deserialize;
-use serde_yaml::{Mapping, Value};
 use std::time::Duration;
 
+use super::actions::{self, TimelineEntry};
 use super::{Scenario, component_names};
 use crate::model::LabelSelector;
 use crate::latency::Latency;
@@ -86,41 +87,30 @@ pub struct FaultSpec {
 }
 
 /// One drawn fault: its start and its heal, as timeline entries.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct PlannedFault {
     pub at: Duration,
     pub heal_at: Duration,
-    pub entries: Vec<Value>,
+    pub entries: Vec<TimelineEntry>,
+}
+
+impl PartialEq for PlannedFault {
+    /// The same times and the same entries as a scenario would write them.
+    fn eq(&self, other: &PlannedFault) -> bool {
+        let written = |f: &PlannedFault| serde_yaml::to_string(&f.entries).unwrap_or_default();
+        self.at == other.at && self.heal_at == other.heal_at && written(self) == written(other)
+    }
 }
 
 impl PlannedFault {
     pub fn describe(&self) -> String {
-        let first = self.entries.first().and_then(Value::as_mapping).and_then(|m| m.keys().find(|k| k.as_str() != Some("at"))).and_then(Value::as_str).unwrap_or("?");
+        let first = self.entries.first().map_or("?", |e| e.action.key());
         format!("{} at {} until {}", first, format_duration(self.at), format_duration(self.heal_at))
     }
 }
 
-fn entry(at: Duration, action: &str, body: Value) -> Value {
-    let mut m = Mapping::new();
-    m.insert("at".into(), Value::String(format_duration(at)));
-    m.insert(action.into(), body);
-    Value::Mapping(m)
-}
-
-fn map(pairs: &[(&str, Value)]) -> Value {
-    let mut m = Mapping::new();
-    for (k, v) in pairs {
-        m.insert((*k).into(), v.clone());
-    }
-    Value::Mapping(m)
-}
-
-fn dur(d: Duration) -> Value {
-    Value::String(format_duration(d))
-}
-
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
-    serde_yaml::to_value(v).unwrap_or(Value::Null)
+fn dur(d: Duration) -> Dur {
+    Dur(d)
 }
 
 /// Draws seed `seed`'s fault plan, in start order.
@@ -143,55 +133,56 @@ pub fn plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFaul
             let nodes = if f.nodes.is_empty() { &all_nodes } else { &f.nodes };
             let comps: Vec<String> = if f.components.is_empty() { component_names(scenario.control_plane_replicas) } else { f.components.clone() };
             let pick = |rng: &mut rand_chacha::ChaCha8Rng, from: &[String]| from[rng.random_range(0..from.len())].clone();
-            let entries = match f.kind {
+            let entries: Vec<TimelineEntry> = match f.kind {
                 FaultKind::CrashNode | FaultKind::StopKubelet | FaultKind::LinkDelay | FaultKind::LinkLoss if nodes.is_empty() => continue,
                 FaultKind::CrashComponent | FaultKind::StaleCache if comps.is_empty() => continue,
                 FaultKind::CrashNode => {
                     let n = pick(&mut rng, nodes);
-                    vec![entry(at, "crashNode", map(&[("node", n.clone().into())])), entry(heal, "restartNode", map(&[("node", n.into())]))]
+                    vec![TimelineEntry::new(at, actions::CrashNode { node: n.clone() }), TimelineEntry::new(heal, actions::RestartNode { node: n })]
                 }
                 FaultKind::StopKubelet => {
                     let n = pick(&mut rng, nodes);
-                    vec![entry(at, "stopKubelet", map(&[("node", n.clone().into())])), entry(heal, "startKubelet", map(&[("node", n.into())]))]
+                    vec![TimelineEntry::new(at, actions::StopKubelet { node: n.clone() }), TimelineEntry::new(heal, actions::StartKubelet { node: n })]
                 }
                 FaultKind::Partition => {
                     // A node, or (when components are listed) a control-plane component.
-                    let target = if !f.components.is_empty() && (nodes.is_empty() || rng.random_bool(0.5)) {
-                        ("components", pick(&mut rng, &comps))
+                    let mut p = actions::Partition { duration: Some(dur(len)), ..Default::default() };
+                    if !f.components.is_empty() && (nodes.is_empty() || rng.random_bool(0.5)) {
+                        p.components = vec![pick(&mut rng, &comps)];
                     } else if nodes.is_empty() {
                         continue;
                     } else {
-                        ("nodes", pick(&mut rng, nodes))
-                    };
-                    vec![entry(at, "partition", map(&[(target.0, Value::Sequence(vec![target.1.into()])), ("for", dur(len))]))]
+                        p.nodes = vec![pick(&mut rng, nodes)];
+                    }
+                    vec![TimelineEntry::new(at, p)]
                 }
                 FaultKind::LinkDelay => {
                     let n = pick(&mut rng, nodes);
-                    let lat = f.latency.clone().unwrap_or(Latency::Constant(Dur(Duration::from_millis(500))));
-                    vec![entry(at, "linkDelay", map(&[("nodes", Value::Sequence(vec![n.into()])), ("latency", to_value(&lat)), ("for", dur(len))]))]
+                    let latency = f.latency.clone().unwrap_or(Latency::Constant(Dur(Duration::from_millis(500))));
+                    vec![TimelineEntry::new(at, actions::LinkDelay { nodes: vec![n], node_selector: Default::default(), components: vec![], latency, duration: dur(len), resolved: vec![] })]
                 }
                 FaultKind::LinkLoss => {
                     let n = pick(&mut rng, nodes);
-                    let p = f.probability.unwrap_or(0.3);
-                    vec![entry(at, "linkLoss", map(&[("nodes", Value::Sequence(vec![n.into()])), ("probability", to_value(&p)), ("for", dur(len))]))]
+                    let probability = f.probability.unwrap_or(0.3);
+                    vec![TimelineEntry::new(at, actions::LinkLoss { nodes: vec![n], node_selector: Default::default(), components: vec![], probability, duration: dur(len), resolved: vec![] })]
                 }
                 FaultKind::EtcdSlow => {
-                    let lat = f.latency.clone().unwrap_or(Latency::Constant(Dur(Duration::from_millis(200))));
-                    vec![entry(at, "etcdSlow", map(&[("latency", to_value(&lat)), ("for", dur(len))]))]
+                    let latency = f.latency.clone().unwrap_or(Latency::Constant(Dur(Duration::from_millis(200))));
+                    vec![TimelineEntry::new(at, actions::EtcdSlow { latency, duration: dur(len) })]
                 }
-                FaultKind::EtcdUnavailable => vec![entry(at, "etcdUnavailable", map(&[("for", dur(len))]))],
+                FaultKind::EtcdUnavailable => vec![TimelineEntry::new(at, actions::EtcdUnavailable { duration: dur(len) })],
                 FaultKind::CrashComponent => {
                     let c = pick(&mut rng, &comps);
-                    vec![entry(at, "crashComponent", map(&[("name", c.clone().into())])), entry(heal, "restartComponent", map(&[("name", c.into())]))]
+                    vec![TimelineEntry::new(at, actions::CrashComponent { name: c.clone() }), TimelineEntry::new(heal, actions::RestartComponent { name: c })]
                 }
                 FaultKind::CrashContainers => {
                     let Some(sel) = &f.selector else { continue };
-                    vec![entry(at, "crashContainers", map(&[("selector", to_value(sel))]))]
+                    vec![TimelineEntry::new(at, actions::CrashContainers { namespace: None, selector: sel.clone(), exit_code: None })]
                 }
                 FaultKind::StaleCache => {
                     let c = pick(&mut rng, &comps);
                     let lag = f.lag.map(|d| d.0).unwrap_or(Duration::from_secs(30));
-                    vec![entry(at, "staleCache", map(&[("component", c.into()), ("lag", dur(lag)), ("for", dur(len))]))]
+                    vec![TimelineEntry::new(at, actions::StaleCache { component: c, lag: dur(lag), duration: dur(len) })]
                 }
             };
             faults.push(PlannedFault { at, heal_at: heal, entries });
@@ -246,7 +237,7 @@ mod tests {
         let s = scenario();
         let spec = s.swarm.clone().expect("swarm");
         for seed in 0..20 {
-            let entries: Vec<Value> = plan(&spec, &s, seed).into_iter().flat_map(|f| f.entries).collect();
+            let entries: Vec<TimelineEntry> = plan(&spec, &s, seed).into_iter().flat_map(|f| f.entries).collect();
             let actions = super::super::extra_actions(&s, &entries).unwrap_or_else(|e| panic!("seed {seed}: {e}"));
             assert_eq!(actions.len(), entries.len());
         }

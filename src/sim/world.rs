@@ -481,77 +481,78 @@ impl World {
 
     fn perform(&mut self, action: Action) -> Result<(), ApiError> {
         let now = self.now;
-        match action {
-            Action::Apply(_) | Action::Scale { .. } | Action::Patch { .. } | Action::Delete { .. } | Action::Rollback { .. } => perform_api_action(&mut self.core.api, action, now)?,
-            Action::EtcdSlow { latency, duration } => self.etcd.slow_until(latency, now + duration),
-            Action::EtcdUnavailable { duration } => self.etcd.unavailable_until(now + duration),
-            Action::EtcdCompact => EtcdFaults::compact_now(&mut self.core.api.storage.etcd),
-            Action::CrashComponent(name) => {
-                let id = self.core.find(&name).ok_or_else(|| ApiError::BadRequest(format!("no component {name:?}")))?;
+        match &action {
+            Action::Apply(_) | Action::Scale(_) | Action::Patch(_) | Action::Delete(_) | Action::Rollback(_) => perform_api_action(&mut self.core.api, &action, now)?,
+            Action::EtcdSlow(a) => self.etcd.slow_until(a.latency.clone(), now + a.duration.0),
+            Action::EtcdUnavailable(a) => self.etcd.unavailable_until(now + a.duration.0),
+            Action::EtcdCompact(_) => EtcdFaults::compact_now(&mut self.core.api.storage.etcd),
+            Action::CrashComponent(a) => {
+                let id = self.core.find(&a.name).ok_or_else(|| ApiError::BadRequest(format!("no component {:?}", a.name)))?;
                 self.crash_component(id);
             }
-            Action::RestartComponent(name) => {
-                let id = self.core.find(&name).ok_or_else(|| ApiError::BadRequest(format!("no component {name:?}")))?;
+            Action::RestartComponent(a) => {
+                let id = self.core.find(&a.name).ok_or_else(|| ApiError::BadRequest(format!("no component {:?}", a.name)))?;
                 self.restart_component(id);
             }
-            Action::CrashNode(node) => {
-                let ids = self.core.on_node(&node);
+            Action::CrashNode(a) => {
+                let ids = self.core.on_node(&a.node);
                 if ids.is_empty() {
-                    return Err(ApiError::BadRequest(format!("node {node:?} has no components")));
+                    return Err(ApiError::BadRequest(format!("node {:?} has no components", a.node)));
                 }
                 for id in ids {
                     self.crash_component(id);
                 }
-                self.runtimes.wipe(&node);
+                self.runtimes.wipe(&a.node);
             }
-            Action::StopKubelet(node) => {
-                let id = self.kubelet_of(&node)?;
-                self.crash_component(id);
-            }
-            Action::StartKubelet(node) => {
-                let id = self.kubelet_of(&node)?;
-                self.restart_component(id);
-            }
-            Action::RestartNode(node) => {
-                for id in self.core.on_node(&node) {
+            Action::RestartNode(a) => {
+                for id in self.core.on_node(&a.node) {
                     self.restart_component(id);
                 }
             }
-            Action::Partition { components, duration } => {
-                for id in self.components_named(&components)? {
-                    self.net.partition(id, duration.map(|d| now + d));
-                    if let Some(d) = duration {
-                        self.push(now + d, Ev::NetHeal(id as CompId));
+            Action::StopKubelet(a) => {
+                let id = self.kubelet_of(&a.node)?;
+                self.crash_component(id);
+            }
+            Action::StartKubelet(a) => {
+                let id = self.kubelet_of(&a.node)?;
+                self.restart_component(id);
+            }
+            Action::Partition(a) => {
+                let until = a.duration.map(|d| now + d.0);
+                for id in self.components_named(&a.resolved)? {
+                    self.net.partition(id, until);
+                    if let Some(at) = until {
+                        self.push(at, Ev::NetHeal(id as CompId));
                     }
                 }
             }
-            Action::HealPartitions => {
+            Action::HealPartitions(_) => {
                 for id in 0..self.core.len() {
                     if self.net.is_partitioned_at_all(id) {
                         self.heal(id, true);
                     }
                 }
             }
-            Action::LinkDelay { components, latency, duration } => {
-                for id in self.components_named(&components)? {
-                    self.net.delay(id, latency.clone(), now + duration);
-                    self.push(now + duration, Ev::NetHeal(id as CompId));
+            Action::LinkDelay(a) => {
+                for id in self.components_named(&a.resolved)? {
+                    self.net.delay(id, a.latency.clone(), now + a.duration.0);
+                    self.push(now + a.duration.0, Ev::NetHeal(id as CompId));
                 }
             }
-            Action::LinkLoss { components, probability, duration } => {
-                for id in self.components_named(&components)? {
-                    self.net.loss(id, probability, now + duration);
-                    self.push(now + duration, Ev::NetHeal(id as CompId));
+            Action::LinkLoss(a) => {
+                for id in self.components_named(&a.resolved)? {
+                    self.net.loss(id, a.probability, now + a.duration.0);
+                    self.push(now + a.duration.0, Ev::NetHeal(id as CompId));
                 }
             }
-            Action::StaleCache { component, lag, duration } => {
-                for id in self.components_named(&[component])? {
-                    self.net.stale(id, lag, now + duration);
-                    self.push(now + duration, Ev::NetHeal(id as CompId));
+            Action::StaleCache(a) => {
+                for id in self.components_named(std::slice::from_ref(&a.component))? {
+                    self.net.stale(id, a.lag.0, now + a.duration.0);
+                    self.push(now + a.duration.0, Ev::NetHeal(id as CompId));
                 }
             }
-            Action::CrashContainers { namespace, selector, exit_code } => {
-                for (node, c, pod) in self.runtimes.crash_matching(now, namespace.as_deref(), &selector, exit_code) {
+            Action::CrashContainers(a) => {
+                for (node, c, pod) in self.runtimes.crash_matching(now, a.namespace.as_deref(), &a.selector, a.exit_code()) {
                     self.container_exited(&node, c, pod);
                 }
             }

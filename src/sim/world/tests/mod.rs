@@ -251,12 +251,12 @@ fn same_seed_same_trace_other_seed_other_trace() {
 
 #[test]
 fn etcd_unavailable_fails_writes_until_it_recovers_and_compaction_forces_relists() {
-    use crate::scenario::{Action, TimedAction};
+    use crate::scenario::TimedAction;
     let mut w = world(1, Latency::constant(Duration::from_millis(1)));
     w.add_component(Box::new(crate::control::host::Host::new(ReplicaSetController::new())));
     w.timeline = vec![
-        TimedAction { at: SimTime::from_secs(10), action: Action::EtcdUnavailable { duration: Duration::from_secs(30) } },
-        TimedAction { at: SimTime::from_secs(100), action: Action::EtcdCompact },
+        TimedAction { at: SimTime::from_secs(10), action: crate::scenario::actions::EtcdUnavailable { duration: Dur(Duration::from_secs(30)) }.into() },
+        TimedAction { at: SimTime::from_secs(100), action: crate::scenario::actions::EtcdCompact {}.into() },
     ];
     w.push(SimTime::from_secs(10), Ev::Action(0));
     w.push(SimTime::from_secs(100), Ev::Action(1));
