@@ -5,6 +5,12 @@ mod cli;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: a simulation allocates and frees millions of small objects, and
+/// glibc's malloc spends a share that grows with the heap consolidating
+/// fragments (README, "Dependencies and why").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     match cli::dispatch(args) {

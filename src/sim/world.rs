@@ -43,8 +43,9 @@ type CompId = u32;
 #[derive(Debug)]
 enum Ev {
     Start { comp: CompId, incarnation: u32 },
-    Deliver { comp: CompId, stream: u32, event: WatchEvent },
-    Request { comp: CompId, id: RequestId, op: WriteOp },
+    /// `name`: the object's trace name, shared by all deliveries of one commit.
+    Deliver { comp: CompId, stream: u32, event: WatchEvent, name: Arc<str> },
+    Request { comp: CompId, id: RequestId, op: WriteOp, target: Arc<str> },
     Response { comp: CompId, id: RequestId, target: Arc<str>, result: Result<Object, ApiError> },
     Timer { comp: CompId, token: u64, incarnation: u32 },
     Action(usize),
@@ -114,6 +115,23 @@ pub struct World {
     liveness_deadline: SimTime,
     /// Whose write is committing now (for invariants that care who acted).
     actor: Arc<str>,
+    /// The fixed words of trace details, allocated once.
+    words: Words,
+}
+
+/// Shared strings for the words trace records repeat (event types, verbs,
+/// answers), so recording an event allocates nothing for them.
+struct Words(std::collections::BTreeMap<&'static str, Arc<str>>);
+
+impl Words {
+    fn new() -> Words {
+        let all = ["ADDED", "MODIFIED", "DELETED", "ok", "create", "update", "update-status", "delete", "bind"];
+        let runtime = ["RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PullImage", "CreateContainer", "StartContainer", "StopContainer", "RemoveContainer", "List", "Probe"];
+        Words(all.iter().chain(&runtime).map(|w| (*w, Arc::from(*w))).collect())
+    }
+    fn get(&self, w: &'static str) -> Arc<str> {
+        self.0.get(w).cloned().unwrap_or_else(|| Arc::from(w))
+    }
 }
 
 /// What a finished run produced.
@@ -169,6 +187,7 @@ impl World {
             empty: Arc::from(""),
             liveness_deadline: SimTime::ZERO,
             actor: Arc::from("scenario"),
+            words: Words::new(),
         }
     }
 
@@ -267,7 +286,8 @@ impl World {
         for ev in events {
             let obj = Self::object_name(&ev.key);
             let empty = self.empty.clone();
-            self.rec(TraceKind::Commit, empty, obj, ev.revision, Arc::from(ev.type_.as_str()));
+            let detail = self.words.get(ev.type_.as_str());
+            self.rec(TraceKind::Commit, empty, obj.clone(), ev.revision, detail);
             self.observer.observe(self.now, &ev);
             let at = Commit { now: self.now, index: self.trace.len(), actor: &self.actor };
             for c in &mut self.checkers {
@@ -284,7 +304,7 @@ impl World {
                 let at = (self.now + self.timing.watch_latency.sample(&mut wire.watch_rng) + extra).max(wire.last_delivery);
                 wire.last_delivery = at;
                 let stream = self.core.slot(id).stream;
-                self.push(at, Ev::Deliver { comp: id as CompId, stream, event: ev.clone() });
+                self.push(at, Ev::Deliver { comp: id as CompId, stream, event: ev.clone(), name: obj.clone() });
             }
         }
     }
@@ -316,15 +336,17 @@ impl World {
                 let obj: Arc<str> = Arc::from(op.target().to_string());
                 if self.net.partitioned(slot, self.now) || self.net.lost(slot, self.now) {
                     // Never reaches the API server: the client times out.
-                    self.rec(TraceKind::Request, name, obj.clone(), 0, Arc::from(op.verb()));
+                    let verb = self.words.get(op.verb());
+                    self.rec(TraceKind::Request, name, obj.clone(), 0, verb);
                     self.push(self.now + REQUEST_TIMEOUT, Ev::Response { comp: slot as CompId, id: req, target: obj, result: Err(timeout_error()) });
                     return;
                 }
                 let extra = self.net.extra(slot, self.now);
                 let etcd = self.etcd.latency(self.now, &self.timing.etcd_latency).clone();
                 let delay = self.timing.api_latency.sample(&mut self.wires[slot].api_rng) + etcd.sample(&mut self.etcd_rng) + extra;
-                self.rec(TraceKind::Request, name, obj, 0, Arc::from(op.verb()));
-                self.push(self.now + delay, Ev::Request { comp: slot as CompId, id: req, op });
+                let verb = self.words.get(op.verb());
+                self.rec(TraceKind::Request, name, obj.clone(), 0, verb);
+                self.push(self.now + delay, Ev::Request { comp: slot as CompId, id: req, op, target: obj });
             }
             Sent::Timer { slot, at, token, incarnation } => self.push(at, Ev::Timer { comp: slot as CompId, token, incarnation }),
             Sent::Runtime { slot, id: req, op } => {
@@ -333,7 +355,8 @@ impl World {
                 let epoch = self.runtimes.epoch(&node);
                 let name = self.core.slot(slot).name.clone();
                 let empty = self.empty.clone();
-                self.rec(TraceKind::Runtime, name, empty, 0, Arc::from(op.verb()));
+                let verb = self.words.get(op.verb());
+                self.rec(TraceKind::Runtime, name, empty, 0, verb);
                 self.push(self.now + delay, Ev::RuntimeDone { comp: slot as CompId, node, epoch, id: req, op });
             }
         }
@@ -384,7 +407,8 @@ impl World {
                         let wire = &mut self.wires[id];
                         let at = (self.now + self.timing.watch_latency.sample(&mut wire.watch_rng)).max(wire.last_delivery);
                         wire.last_delivery = at;
-                        self.push(at, Ev::Deliver { comp: id as CompId, stream, event: ev });
+                        let name = Self::object_name(&ev.key);
+                        self.push(at, Ev::Deliver { comp: id as CompId, stream, event: ev, name });
                     }
                 }
                 Err(ApiError::Gone { .. } | ApiError::Unsupported(_)) => {
@@ -438,7 +462,7 @@ impl World {
         }
     }
 
-    fn deliver(&mut self, id: CompId, stream: u32, event: WatchEvent) {
+    fn deliver(&mut self, id: CompId, stream: u32, event: WatchEvent, obj: Arc<str>) {
         let sid = id as SlotId;
         let slot = self.core.slot(sid);
         if !slot.up || slot.stream != stream || self.net.partitioned(sid, self.now) {
@@ -451,12 +475,12 @@ impl World {
                 t: self.now,
                 event_index: self.trace.len(),
                 message: format!("{} saw revision {} after {}", o.component, o.revision, o.after),
-                objects: vec![Self::object_name(&event.key).to_string()],
+                objects: vec![obj.to_string()],
             };
             self.violations.push(v);
         }
-        let obj = Self::object_name(&event.key);
-        self.rec(TraceKind::Deliver, name, obj, event.revision, Arc::from(event.type_.as_str()));
+        let detail = self.words.get(event.type_.as_str());
+        self.rec(TraceKind::Deliver, name, obj, event.revision, detail);
         self.call(id, Input::Watch(event));
     }
 
@@ -684,9 +708,8 @@ impl World {
     fn step(&mut self, ev: Ev) {
         match ev {
             Ev::Start { comp, incarnation } => self.start(comp, incarnation),
-            Ev::Deliver { comp, stream, event } => self.deliver(comp, stream, event),
-            Ev::Request { comp, id, op } => {
-                let target: Arc<str> = Arc::from(op.target().to_string());
+            Ev::Deliver { comp, stream, event, name } => self.deliver(comp, stream, event, name),
+            Ev::Request { comp, id, op, target } => {
                 let result = if self.etcd.down(self.now) { Err(ApiError::Storage("etcdserver: request timed out".into())) } else { self.core.execute(op, self.now) };
                 self.actor = self.core.slot(comp as SlotId).name.clone();
                 self.fan_out();
@@ -706,7 +729,7 @@ impl World {
                 }
                 let name = self.core.slot(sid).name.clone();
                 let detail: Arc<str> = match &result {
-                    Ok(_) => Arc::from("ok"),
+                    Ok(_) => self.words.get("ok"),
                     Err(e) => Arc::from(format!("{} {}: {e}", e.code(), e.reason())),
                 };
                 let rev = result.as_ref().map_or(0, |o| o.meta().revision());

@@ -104,8 +104,14 @@ pub struct NodeLifecycleController {
 }
 
 fn zone_of(n: &Node) -> String {
+    let (region, zone) = zone_parts(n);
+    format!("{region}:\u{0}:{zone}")
+}
+
+/// (region, zone) labels, without allocating (`utilnode.GetZoneKey`'s parts).
+fn zone_parts(n: &Node) -> (&str, &str) {
     let l = &n.metadata.labels;
-    format!("{}:\u{0}:{}", l.get(REGION_LABEL).map_or("", String::as_str), l.get(ZONE_LABEL).map_or("", String::as_str))
+    (l.get(REGION_LABEL).map_or("", String::as_str), l.get(ZONE_LABEL).map_or("", String::as_str))
 }
 
 fn ready_status(n: &Node) -> &str {
@@ -157,19 +163,24 @@ impl NodeLifecycleController {
 
     /// Updates probe times from what the kubelets wrote.
     fn observe(&mut self, now: SimTime, view: &Cache) {
-        for n in view.list(Kind::Node).filter_map(Object::as_node) {
+        for n in view.nodes().iter() {
             let name = &n.metadata.name;
-            let lease = view.get(Kind::Lease, "kube-node-lease", name).and_then(Object::as_lease).and_then(|l| l.spec.renew_time);
+            let lease = view.leases().get(crate::model::lease::NODE_LEASE_NAMESPACE, name).and_then(|l| l.spec.renew_time);
             let beat = n.status.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.last_heartbeat_time);
-            let h = self.health.entry(name.clone()).or_insert_with(|| Health { probe: now, lease_renew: lease, heartbeat: beat });
-            if lease != h.lease_renew || beat != h.heartbeat {
-                h.probe = now;
-                h.lease_renew = lease;
-                h.heartbeat = beat;
+            match self.health.get_mut(name) {
+                Some(h) => {
+                    if lease != h.lease_renew || beat != h.heartbeat {
+                        h.probe = now;
+                        h.lease_renew = lease;
+                        h.heartbeat = beat;
+                    }
+                }
+                None => {
+                    self.health.insert(name.clone(), Health { probe: now, lease_renew: lease, heartbeat: beat });
+                }
             }
         }
-        let names: BTreeSet<String> = view.list(Kind::Node).map(|o| o.meta().name.clone()).collect();
-        self.health.retain(|k, _| names.contains(k));
+        self.health.retain(|k, _| view.nodes().get("", k).is_some());
     }
 
     /// A monitor pass: silent nodes' status writes into `out`; returns the
@@ -178,13 +189,13 @@ impl NodeLifecycleController {
         self.observe(now, view);
         let nodes: Vec<std::sync::Arc<Node>> = view.nodes().iter().cloned().collect();
         // 1. Grace period: mark silent nodes Unknown (taints follow once that is observed).
-        let mut readiness: BTreeMap<String, String> = BTreeMap::new();
-        let mut status_written = BTreeSet::new();
+        // Per node, in `nodes` order: its Ready status after this pass, and whether we wrote it.
+        let mut readiness: Vec<(&str, bool)> = Vec::with_capacity(nodes.len());
         for n in &nodes {
-            let name = n.metadata.name.clone();
-            let mut status = ready_status(n).to_string();
-            let silent = self.health.get(&name).is_some_and(|h| now.since(h.probe) > self.config.grace_period);
-            if silent && status != "Unknown" && !self.busy(&name) {
+            let name = &n.metadata.name;
+            let status = ready_status(n);
+            let silent = self.health.get(name).is_some_and(|h| now.since(h.probe) > self.config.grace_period);
+            if silent && status != "Unknown" && !self.busy(name) {
                 let mut updated = (**n).clone();
                 let ts = Some(Timestamp::from_sim(now));
                 let mut conds = std::mem::take(&mut updated.status.conditions);
@@ -198,26 +209,36 @@ impl NodeLifecycleController {
                     c.last_transition_time = ts;
                 }
                 updated.status.conditions = conds;
-                self.write(&name, WriteOp::UpdateStatus(updated.into()), out);
-                status_written.insert(name.clone());
-                status = "Unknown".into();
+                self.write(name, WriteOp::UpdateStatus(updated.into()), out);
+                readiness.push(("Unknown", true));
+                continue;
             }
-            readiness.insert(name, status);
+            readiness.push((status, false));
         }
         // 2. Zone states.
-        let mut counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
-        for n in &nodes {
-            let e = counts.entry(zone_of(n)).or_default();
-            if readiness[&n.metadata.name] == "True" { e.0 += 1 } else { e.1 += 1 }
+        let mut counts: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
+        for (n, (status, _)) in nodes.iter().zip(&readiness) {
+            let e = counts.entry(zone_parts(n)).or_default();
+            if *status == "True" { e.0 += 1 } else { e.1 += 1 }
         }
         self.all_disrupted = !counts.is_empty() && counts.values().all(|(r, nr)| zone_state(*r, *nr, self.config.unhealthy_zone_threshold) == ZoneState::FullDisruption);
-        for (z, (r, nr)) in &counts {
-            let zone = self.zones.entry(z.clone()).or_default();
+        for ((region, zone), (r, nr)) in &counts {
+            let zone = self.zones.entry(format!("{region}:\u{0}:{zone}")).or_default();
             zone.state = Some(zone_state(*r, *nr, self.config.unhealthy_zone_threshold));
             zone.size = r + nr;
         }
-        // 3. Taints follow, node by node, for nodes with no write of ours in flight.
-        nodes.iter().filter(|n| !status_written.contains(&n.metadata.name)).map(|n| n.metadata.name.clone()).collect()
+        // 3. Taints follow, node by node, for nodes with no write of ours in flight
+        //    whose taints may change: not Ready, carrying one of ours, or waiting
+        //    for a token (a Ready node without our taints would be a no-op).
+        let queued: BTreeSet<&str> = self.zones.values().flat_map(|z| z.queue.iter().map(String::as_str)).collect();
+        let ours = |t: &Taint| t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
+        nodes
+            .iter()
+            .zip(&readiness)
+            .filter(|(_, (_, written))| !written)
+            .filter(|(n, (status, _))| *status != "True" || n.spec.taints.iter().any(ours) || queued.contains(n.metadata.name.as_str()))
+            .map(|(n, _)| n.metadata.name.clone())
+            .collect()
     }
 
     /// `MarkPodsNotReady`: the pods of a node that went Unknown lose Ready.

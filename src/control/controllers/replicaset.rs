@@ -63,9 +63,33 @@ pub enum Stage {
     Status { manage_failed: bool },
 }
 
+/// What one pod adds to its ReplicaSet's status counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Counts {
+    active: i32,
+    ready: i32,
+    labeled: i32,
+}
+
+impl Counts {
+    fn add(&mut self, o: Counts, sign: i32) {
+        self.active += sign * o.active;
+        self.ready += sign * o.ready;
+        self.labeled += sign * o.labeled;
+    }
+}
+
 #[derive(Default)]
 pub struct ReplicaSetController {
     expectations: BTreeMap<Key, Expectations>,
+    /// Status counts per ReplicaSet uid, kept from pod events so a sync does
+    /// not scan the ReplicaSet's pods (the same numbers `calculateStatus`
+    /// derives from them; checked against a scan in debug builds).
+    counts: BTreeMap<String, Counts>,
+    /// Each pod's contribution: (controller uid, counts).
+    contributions: BTreeMap<Key, (String, Counts)>,
+    /// Each ReplicaSet's template labels as last counted (a change recounts its pods).
+    templates: BTreeMap<String, crate::model::Labels>,
 }
 
 impl ReplicaSetController {
@@ -89,23 +113,71 @@ impl ReplicaSetController {
         }
     }
 
+    fn contribution(p: &Pod, rs: Option<&ReplicaSet>) -> Counts {
+        let active = !p.is_terminal() && !p.metadata.is_deleting();
+        if !active {
+            return Counts::default();
+        }
+        let labeled = rs.is_some_and(|rs| rs.spec.template.metadata.labels.iter().all(|(k, v)| p.metadata.labels.get(k) == Some(v)));
+        Counts { active: 1, ready: i32::from(p.is_ready()), labeled: i32::from(labeled) }
+    }
+
+    /// Moves one pod's contribution to what it is now (none if deleted).
+    fn count_pod(&mut self, p: &Pod, deleted: bool, view: &Cache) {
+        let key = (p.metadata.namespace.clone(), p.metadata.name.clone());
+        if let Some((uid, old)) = self.contributions.remove(&key)
+            && let Some(c) = self.counts.get_mut(&uid)
+        {
+            c.add(old, -1);
+        }
+        let owner = p.metadata.controller_ref().filter(|r| r.kind == "ReplicaSet");
+        if deleted {
+            return;
+        }
+        let Some(owner) = owner else { return };
+        let rs = view.replicasets().get(&p.metadata.namespace, &owner.name).filter(|rs| rs.metadata.uid == owner.uid);
+        let c = Self::contribution(p, rs.map(|r| &**r));
+        self.counts.entry(owner.uid.clone()).or_default().add(c, 1);
+        self.contributions.insert(key, (owner.uid.clone(), c));
+    }
+
+    /// A ReplicaSet appeared or changed its template's labels: its pods count again.
+    fn recount(&mut self, rs: &ReplicaSet, view: &Cache) {
+        let labels = &rs.spec.template.metadata.labels;
+        if self.templates.get(&rs.metadata.uid) == Some(labels) {
+            return;
+        }
+        self.templates.insert(rs.metadata.uid.clone(), labels.clone());
+        let pods: Vec<std::sync::Arc<Pod>> = view.pods().controlled_by(&rs.metadata.uid).cloned().collect();
+        for p in pods {
+            self.count_pod(&p, false, view);
+        }
+    }
+
     fn owner_key(obj: &Object) -> Option<Key> {
         let r = obj.meta().controller_ref()?;
         (r.kind == "ReplicaSet").then(|| (obj.meta().namespace.clone(), r.name.clone()))
     }
 
-    /// `calculateStatus` from the active pods listed at the start of the sync.
-    fn calculate_status(rs: &ReplicaSet, active: &[&Pod]) -> ReplicaSetStatus {
-        let template = &rs.spec.template.metadata.labels;
-        let ready = active.iter().filter(|p| p.is_ready()).count() as i32;
+    /// `calculateStatus` from the active pods as of the start of the sync.
+    fn calculate_status(rs: &ReplicaSet, counts: Counts) -> ReplicaSetStatus {
         let mut status = rs.status.clone();
-        status.replicas = active.len() as i32;
-        status.fully_labeled_replicas = active.iter().filter(|p| template.iter().all(|(k, v)| p.metadata.labels.get(k) == Some(v))).count() as i32;
-        status.ready_replicas = ready;
+        status.replicas = counts.active;
+        status.fully_labeled_replicas = counts.labeled;
+        status.ready_replicas = counts.ready;
         // minReadySeconds is not yet judged by the Ready condition's transition time: ready pods count as available.
-        status.available_replicas = ready;
+        status.available_replicas = counts.ready;
         status.observed_generation = rs.metadata.generation;
         status
+    }
+
+    /// The counts a scan of the ReplicaSet's pods gives (what `counts` must equal).
+    fn scan(rs: &ReplicaSet, view: &Cache) -> Counts {
+        let mut c = Counts::default();
+        for p in view.pods().controlled_by(&rs.metadata.uid).filter(|p| p.metadata.namespace == rs.metadata.namespace) {
+            c.add(Self::contribution(p, Some(rs)), 1);
+        }
+        c
     }
 
     /// The status write (if the status changed), then the sync's outcome.
@@ -184,10 +256,19 @@ impl Reconciler for ReplicaSetController {
         }
     }
 
-    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, _view: &Cache, keys: &mut Keys<Key>) {
+    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, view: &Cache, keys: &mut Keys<Key>) {
         match &ev.object {
-            Object::ReplicaSet(rs) => keys.add((rs.metadata.namespace.clone(), rs.metadata.name.clone())),
+            Object::ReplicaSet(rs) => {
+                if ev.type_ == WatchEventType::Deleted {
+                    self.counts.remove(&rs.metadata.uid);
+                    self.templates.remove(&rs.metadata.uid);
+                } else {
+                    self.recount(rs, view);
+                }
+                keys.add((rs.metadata.namespace.clone(), rs.metadata.name.clone()))
+            }
             Object::Pod(p) => {
+                self.count_pod(p, ev.type_ == WatchEventType::Deleted, view);
                 let Some(key) = Self::owner_key(&ev.object) else { return };
                 let pod = (p.metadata.namespace.clone(), p.metadata.name.clone());
                 match ev.type_ {
@@ -209,27 +290,25 @@ impl Reconciler for ReplicaSetController {
             self.expectations.remove(key);
             return Step::done();
         };
-        let active: Vec<&Pod> = view
-            .pods()
-            .controlled_by(&rs.metadata.uid)
-            .filter(|p| p.metadata.namespace == key.0 && !p.is_terminal() && !p.metadata.is_deleting())
-            .map(|p| &**p)
-            .collect();
-        let status = Self::calculate_status(&rs, &active);
+        let counts = self.counts.get(&rs.metadata.uid).copied().unwrap_or_default();
+        debug_assert_eq!(counts, Self::scan(&rs, view), "incremental counts of {key:?} agree with a scan");
+        let status = Self::calculate_status(&rs, counts);
         if !self.satisfied(key, now) || rs.metadata.is_deleting() {
             return Self::update_status(&rs, status, false);
         }
         let want = rs.spec.replicas.unwrap_or(1).max(0) as usize;
-        if active.len() < want {
-            let n = (want - active.len()).min(BURST_REPLICAS);
+        let have = counts.active.max(0) as usize;
+        if have < want {
+            let n = (want - have).min(BURST_REPLICAS);
             self.expectations.insert(key.clone(), Expectations { add: n as i64, del: BTreeSet::new(), set_at: now });
             let batch = n.min(SLOW_START_INITIAL_BATCH);
             let ops = Self::creates(&rs, batch);
             return Step::Call { ops, then: Stage::Creating { rs, status, left: n - batch, next: 2 * batch } };
         }
-        if active.len() > want {
-            let n = (active.len() - want).min(BURST_REPLICAS);
-            let mut ranked: Vec<&Pod> = active;
+        if have > want {
+            let n = (have - want).min(BURST_REPLICAS);
+            let mut ranked: Vec<&Pod> =
+                view.pods().controlled_by(&rs.metadata.uid).filter(|p| p.metadata.namespace == key.0 && !p.is_terminal() && !p.metadata.is_deleting()).map(|p| &**p).collect();
             ranked.sort_by_key(|p| deletion_rank(p));
             let victims: Vec<&Pod> = ranked.into_iter().take(n).collect();
             let pods: Vec<Key> = victims.iter().map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone())).collect();

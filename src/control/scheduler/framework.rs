@@ -111,6 +111,10 @@ pub struct NodeInfo {
     pub unschedulable: bool,
     /// Pods per priority, so preemption can rule a node out without scanning its pods.
     pub priorities: BTreeMap<i32, usize>,
+    /// Pods matching a (namespace, selector) key, valid until this node's pods
+    /// change: PodTopologySpread asks the same counts cycle after cycle, so a
+    /// cycle only recounts the nodes whose pods changed since the last.
+    pub match_counts: std::cell::RefCell<BTreeMap<String, i64>>,
 }
 
 fn has_pod_affinity(p: &Pod) -> bool {
@@ -145,6 +149,7 @@ impl NodeInfo {
             pods_with_affinity: 0,
             unschedulable,
             priorities: BTreeMap::new(),
+            match_counts: Default::default(),
         }
     }
 
@@ -164,6 +169,7 @@ impl NodeInfo {
         self.pods_with_affinity += usize::from(has_pod_affinity(&p.pod));
         *self.priorities.entry(p.pod.spec.priority.unwrap_or(0)).or_insert(0) += 1;
         self.pods.push(p);
+        self.match_counts.get_mut().clear();
     }
 
     /// Removes a pod by namespace/name; returns whether it was there.
@@ -172,6 +178,7 @@ impl NodeInfo {
             return false;
         };
         let p = self.pods.remove(i);
+        self.match_counts.get_mut().clear();
         self.pods_with_affinity -= usize::from(has_pod_affinity(&p.pod));
         let prio = p.pod.spec.priority.unwrap_or(0);
         if let Some(c) = self.priorities.get_mut(&prio) {

@@ -38,6 +38,18 @@ fn owned_pod(name: &str, node: &str, phase: &str, ready: bool, created_s: u64) -
     p.into()
 }
 
+/// A controller that has seen every object of `view` arrive, as its host hands them over.
+fn fed(view: &Cache) -> ReplicaSetController {
+    let mut c = ReplicaSetController::new();
+    let mut q = WorkQueue::new();
+    for o in view.list(Kind::ReplicaSet).chain(view.list(Kind::Pod)) {
+        let ev = WatchEvent { type_: WatchEventType::Added, key: Arc::from(""), object: o.clone(), revision: 1 };
+        c.on_event(SimTime::ZERO, &ev, view, &mut Keys::new(&mut q, SimTime::ZERO));
+    }
+    c.expectations.clear();
+    c
+}
+
 fn key() -> Key {
     ("default".into(), "foobar".into())
 }
@@ -68,8 +80,8 @@ fn creates(s: &Step<Stage>) -> usize {
 /// TestSyncReplicaSetCreates, with upstream's slow start: batches of 1, 2, 4, …
 #[test]
 fn sync_replica_set_creates_in_slow_start_batches() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![rs(10).into()]);
+    let mut c = fed(&view);
     let mut s = step(&mut c, &view);
     let mut batches = Vec::new();
     while let Step::Call { ops, then } = s {
@@ -91,8 +103,8 @@ fn sync_replica_set_creates_in_slow_start_batches() {
 /// skipped and failed creations are no longer expected; the sync fails.
 #[test]
 fn sync_replica_set_create_failures_skip_the_remaining_batches() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![rs(3).into()]);
+    let mut c = fed(&view);
     let s = step(&mut c, &view);
     let Step::Call { then, .. } = s else { panic!("creates") };
     let quota = ApiError::Forbidden { target: ObjectRef::new(Kind::Pod, "default", "foobar-x"), reason: "exceeded quota".into() };
@@ -107,7 +119,6 @@ fn sync_replica_set_create_failures_skip_the_remaining_batches() {
 /// TestSyncReplicaSetDeletes and upstream's deletion ranking: all deletes at once.
 #[test]
 fn sync_replica_set_deletes_unassigned_pending_and_unready_pods_first() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![
         rs(1).into(),
         owned_pod("running-ready", "n1", "Running", true, 1),
@@ -115,6 +126,7 @@ fn sync_replica_set_deletes_unassigned_pending_and_unready_pods_first() {
         owned_pod("pending-bound", "n2", "Pending", false, 3),
         owned_pod("unbound", "", "Pending", false, 4),
     ]);
+    let mut c = fed(&view);
     let Step::Call { ops, then } = step(&mut c, &view) else { panic!("deletes") };
     let names: Vec<String> = ops
         .iter()
@@ -141,8 +153,8 @@ fn sync_replica_set_deletes_unassigned_pending_and_unready_pods_first() {
 /// a second sync creates nothing more (only the status).
 #[test]
 fn sync_replica_set_dormancy_until_expectations_are_met() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![rs(2).into()]);
+    let mut c = fed(&view);
     assert_eq!(creates(&step(&mut c, &view)), 1);
     let s = step(&mut c, &view);
     assert_eq!(creates(&s), 0, "expectations not satisfied: no new creates");
@@ -153,7 +165,7 @@ fn sync_replica_set_dormancy_until_expectations_are_met() {
     }
     assert!(c.satisfied(&key(), SimTime::ZERO));
     // Expectations also expire after 5 minutes (TestControllerExpectations' TTL).
-    let mut c2 = ReplicaSetController::new();
+    let mut c2 = fed(&view);
     step(&mut c2, &view);
     assert!(!c2.satisfied(&key(), SimTime::from_secs(300)));
     assert!(c2.satisfied(&key(), SimTime::from_secs(301)));
@@ -163,8 +175,8 @@ fn sync_replica_set_dormancy_until_expectations_are_met() {
 /// when no replica changes, and an unchanged status writes nothing.
 #[test]
 fn status_updates_without_replicas_change() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![rs(2).into(), owned_pod("a", "n1", "Running", true, 1), owned_pod("b", "n1", "Running", false, 2)]);
+    let mut c = fed(&view);
     let Step::Call { ops, then } = step(&mut c, &view) else { panic!("status write") };
     let WriteOp::UpdateStatus(o) = &ops[0] else { panic!("{ops:?}") };
     let s = &o.as_replicaset().unwrap().status;
@@ -173,14 +185,15 @@ fn status_updates_without_replicas_change() {
     let mut synced = rs(2);
     synced.status = s.clone();
     let view = cache(vec![synced.into(), owned_pod("a", "n1", "Running", true, 1), owned_pod("b", "n1", "Running", false, 2)]);
+    let mut c = fed(&view);
     assert!(matches!(step(&mut c, &view), Step::Done { .. }), "nothing to write");
 }
 
 /// TestControllerUpdateStatusWithFailure: a failed status write fails the sync.
 #[test]
 fn controller_update_status_with_failure_requeues() {
-    let mut c = ReplicaSetController::new();
     let view = cache(vec![rs(0).into()]);
+    let mut c = fed(&view);
     let Step::Call { then, .. } = step(&mut c, &view) else { panic!("status write") };
     let conflict = ApiError::Conflict { target: ObjectRef::new(Kind::ReplicaSet, "default", "foobar"), reason: "modified".into() };
     assert!(matches!(resume(&mut c, &view, then, vec![Err(conflict)]), Step::Failed));

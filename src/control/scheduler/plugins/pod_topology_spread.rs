@@ -64,6 +64,8 @@ struct Constraint {
     min_domains: i64,
     honor_affinity: bool,
     honor_taints: bool,
+    /// Names the (namespace, selector) for `NodeInfo::match_counts`.
+    memo_key: String,
 }
 
 impl Constraint {
@@ -150,7 +152,9 @@ fn resolve(cs: &[TopologySpreadConstraint], pod: &Pod, action: &str, default_sel
                     }
                 }
             }
+            let memo_key = format!("{}\u{0}{}", pod.metadata.namespace, serde_json::to_string(&selector).unwrap_or_default());
             Constraint {
+                memo_key,
                 max_skew: i64::from(c.max_skew),
                 key: c.topology_key.clone(),
                 selector,
@@ -166,9 +170,15 @@ fn has_all_keys(node: &Node, cs: &[Constraint]) -> bool {
     cs.iter().all(|c| node.metadata.labels.contains_key(&c.key))
 }
 
-/// `countPodsMatchSelector`: same namespace, not terminating, selector matches.
+/// `countPodsMatchSelector`: same namespace, not terminating, selector
+/// matches (remembered on the node until its pods change).
 fn count_matching(node: &NodeInfo, c: &Constraint, namespace: &str) -> i64 {
-    node.pods.iter().filter(|p| p.pod.metadata.namespace == namespace && !p.pod.metadata.is_deleting() && c.matches(&p.pod.metadata.labels)).count() as i64
+    if let Some(n) = node.match_counts.borrow().get(&c.memo_key) {
+        return *n;
+    }
+    let n = node.pods.iter().filter(|p| p.pod.metadata.namespace == namespace && !p.pod.metadata.is_deleting() && c.matches(&p.pod.metadata.labels)).count() as i64;
+    node.match_counts.borrow_mut().insert(c.memo_key.clone(), n);
+    n
 }
 
 
