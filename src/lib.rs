@@ -9,6 +9,7 @@ pub mod api;
 pub mod check;
 pub mod control;
 pub mod driver;
+pub mod hash;
 pub mod latency;
 #[cfg(feature = "live")]
 pub mod live;

@@ -18,11 +18,11 @@ fn crash_loop_backoff_schedule_to_the_second() {
         let starts: Vec<f64> = o
             .trace
             .records()
-            .iter()
+            
             .filter(|r| r.kind == TraceKind::RuntimeDone && &*r.object == "pods/default/crasher" && r.detail.starts_with("StartContainer ok"))
             .map(|r| r.t.as_secs_f64())
             .collect();
-        let exits: Vec<f64> = o.trace.records().iter().filter(|r| r.kind == TraceKind::ContainerExit && &*r.object == "pods/default/crasher").map(|r| r.t.as_secs_f64()).collect();
+        let exits: Vec<f64> = o.trace.records().filter(|r| r.kind == TraceKind::ContainerExit && &*r.object == "pods/default/crasher").map(|r| r.t.as_secs_f64()).collect();
         assert!(starts.len() >= 9, "seed {seed}: {starts:?}");
         for (i, expected) in [0.0, 10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0].iter().enumerate() {
             assert!((exits[i] - starts[i] - 1.0).abs() < 1e-6, "runs 1 s");

@@ -55,7 +55,7 @@ fn total_link_loss_is_a_partition_and_ends_by_itself() {
 #[test]
 fn link_delay_slows_a_kubelet_s_writes() {
     let commit_of_first_lease = |o: &kubesim::sim::world::RunOutcome| {
-        o.trace.records().iter().find(|r| r.kind == TraceKind::Commit && &*r.object == "leases/kube-node-lease/w-0" && r.t.as_secs_f64() > 20.0).unwrap().t.as_secs_f64()
+        o.trace.records().find(|r| r.kind == TraceKind::Commit && &*r.object == "leases/kube-node-lease/w-0" && r.t.as_secs_f64() > 20.0).unwrap().t.as_secs_f64()
     };
     let plain = run("- {at: 15s, linkDelay: {nodes: [w-1], latency: {constant: 2s}, for: 1m}}", "40s");
     let slow = run("- {at: 15s, linkDelay: {nodes: [w-0], latency: {constant: 2s}, for: 1m}}", "40s");
@@ -66,7 +66,7 @@ fn link_delay_slows_a_kubelet_s_writes() {
 #[test]
 fn a_healed_partition_resumes_the_watch_without_a_relist() {
     let o = run("- {at: 10s, partition: {nodes: [w-0]}}\n- {at: 40s, healPartitions: {}}", "1m");
-    let relists: Vec<_> = o.trace.records().iter().filter(|r| r.kind == TraceKind::Relist && &*r.component == "kubelet/w-0" && r.t.as_secs_f64() > 39.0).map(|r| r.detail.to_string()).collect();
+    let relists: Vec<_> = o.trace.records().filter(|r| r.kind == TraceKind::Relist && &*r.component == "kubelet/w-0" && r.t.as_secs_f64() > 39.0).map(|r| r.detail.to_string()).collect();
     assert!(relists.iter().any(|d| d.contains("resumed")), "{relists:?}");
     assert!(node_ready(&o, "w-0"));
 }

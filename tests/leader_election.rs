@@ -20,7 +20,7 @@ fn standbys_take_over_after_the_lease_duration_and_never_overlap() {
             let wins: Vec<(f64, String)> = o
                 .trace
                 .records()
-                .iter()
+                
                 .filter(|r| r.kind == TraceKind::Response && &*r.object == lease && &*r.detail == "ok")
                 .map(|r| (r.t.as_secs_f64(), r.component.to_string()))
                 .collect();

@@ -23,7 +23,7 @@ fn not_ready_at_grace_period_and_eviction_at_taint_plus_300s() {
         let last_renewal = o
             .trace
             .records()
-            .iter()
+            
             .filter(|r| r.kind == kubesim::sim::trace::TraceKind::Commit && &*r.object == "leases/kube-node-lease/worker-1" && r.t.as_secs_f64() < 60.0)
             .map(|r| r.t.as_secs_f64())
             .fold(0.0, f64::max);

@@ -1,6 +1,7 @@
 //! Loading real Kubernetes manifests: v1 and apps/v1 objects, multi-document
 //! YAML, and `kind: List` as `kubectl get … -o yaml` prints it. Fields kubesim
-//! does not model are dropped with a warning naming file:line:column; bad
+//! does not model are kept as written (they survive create → get, and every
+//! write) but not simulated, with a warning naming file:line:column; bad
 //! values are errors naming the same.
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -89,7 +90,20 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
                 kinds.push(k);
             }
             let mut ignored = Vec::new();
-            let objects = ListSeed { kinds: &kinds, ignored: &mut ignored }.deserialize(doc).map_err(|e| SourceError::from_yaml(file, &e))?;
+            let mut objects = ListSeed { kinds: &kinds, ignored: &mut ignored }.deserialize(doc).map_err(|e| SourceError::from_yaml(file, &e))?;
+            if !ignored.is_empty() {
+                let value = document_value(text, doc_index);
+                for (i, object) in objects.iter_mut().enumerate() {
+                    let mine: Vec<Vec<PathSeg>> = ignored
+                        .iter()
+                        .filter_map(|p| match p.as_slice() {
+                            [PathSeg::Key(k), PathSeg::Index(j), rest @ ..] if k == "items" && *j == i => Some(rest.to_vec()),
+                            _ => None,
+                        })
+                        .collect();
+                    object.keep_unmodelled(&value["items"][i], &mine);
+                }
+            }
             for path in ignored {
                 out.warnings.push(unmodelled(file, at(&path), &path));
             }
@@ -104,7 +118,10 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
             SourceError::at(file, pos, m)
         })?;
         let mut ignored = Vec::new();
-        let object = Object::deserialize_kind(kind, doc, &mut |p| ignored.push(p)).map_err(|e| SourceError::from_yaml(file, &e))?;
+        let mut object = Object::deserialize_kind(kind, doc, &mut |p| ignored.push(p)).map_err(|e| SourceError::from_yaml(file, &e))?;
+        if !ignored.is_empty() {
+            object.keep_unmodelled(&document_value(text, doc_index), &ignored);
+        }
         for path in ignored {
             out.warnings.push(unmodelled(file, at(&path), &path));
         }
@@ -117,7 +134,12 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
 }
 
 pub fn unmodelled(file: &str, pos: Position, path: &[PathSeg]) -> Warning {
-    Warning { file: file.into(), pos, message: format!("field {} is not modelled by kubesim and is ignored", display_path(path)) }
+    Warning { file: file.into(), pos, message: format!("field {} is not modelled by kubesim: kept as written, not simulated", display_path(path)) }
+}
+
+/// Document `doc_index` of `text` as JSON (only read when it has unmodelled fields).
+fn document_value(text: &str, doc_index: usize) -> serde_json::Value {
+    serde_yaml::Deserializer::from_str(text).nth(doc_index).and_then(|d| serde_json::Value::deserialize(d).ok()).unwrap_or_default()
 }
 
 /// What kube-apiserver sets on create is cleared on import, as `kubectl create`
@@ -284,7 +306,11 @@ metadata:
         assert_eq!(pod.spec.containers[0].resources.requests["cpu"].milli_value(), 250);
         assert_eq!(m.warnings.len(), 1, "{:?}", m.warnings);
         let w = m.warnings[0].to_string();
-        assert_eq!(w, "list.yaml:26:7: warning: field items[1].spec.containers[0].volumeMounts is not modelled by kubesim and is ignored");
+        assert_eq!(w, "list.yaml:26:7: warning: field items[1].spec.containers[0].volumeMounts is not modelled by kubesim: kept as written, not simulated");
+        // Kept in place: the pod prints it back, the node (without any) holds nothing extra.
+        let printed = m.objects[1].object.to_json_value();
+        assert_eq!(printed["spec"]["containers"][0]["volumeMounts"], serde_json::json!([{"name": "v", "mountPath": "/x"}]));
+        assert!(m.objects[0].object.meta().unmodelled.0.is_none());
     }
 
     #[test]

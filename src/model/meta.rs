@@ -168,6 +168,11 @@ pub struct ObjectMeta {
     pub managed_fields: crate::model::meta::Dropped,
     #[serde(default, skip_serializing)]
     pub self_link: crate::model::meta::Dropped,
+    /// The object's fields kubesim does not model, as written (anywhere in
+    /// the object, not just metadata): kept so they survive create → get and
+    /// every later write, never read by the simulation.
+    #[serde(skip)]
+    pub unmodelled: Unmodelled,
 }
 
 fn is_zero(v: &i64) -> bool {
@@ -247,5 +252,119 @@ impl<'de> Deserialize<'de> for Dropped {
 impl Serialize for Dropped {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_unit()
+    }
+}
+
+/// A sparse JSON tree of the fields a decoder did not model, at their paths
+/// (lists as lists of placeholders up to the index that holds one). None for
+/// the usual object without any: nothing is allocated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Unmodelled(pub Option<std::sync::Arc<serde_json::Value>>);
+
+impl Unmodelled {
+    /// The residual of `doc` at `paths` (each a path serde_ignored reported).
+    pub fn capture(doc: &serde_json::Value, paths: &[Vec<crate::yamlpos::PathSeg>]) -> Unmodelled {
+        let mut out = serde_json::Value::Null;
+        for p in paths {
+            if let Some(v) = lookup(doc, p) {
+                place(&mut out, p, v.clone());
+            }
+        }
+        if out.is_null() { Unmodelled(None) } else { Unmodelled(Some(std::sync::Arc::new(out))) }
+    }
+
+    /// The part under `path` (a template's unmodelled fields), as its own residual.
+    pub fn subtree(&self, path: &[&str]) -> Unmodelled {
+        let Some(root) = &self.0 else { return Unmodelled(None) };
+        let mut v: &serde_json::Value = root;
+        for k in path {
+            match v.get(*k) {
+                Some(next) => v = next,
+                None => return Unmodelled(None),
+            }
+        }
+        Unmodelled(Some(std::sync::Arc::new(v.clone())))
+    }
+
+    /// This residual placed under `path` (a template's fields inside its owner).
+    pub fn nested(&self, path: &[&str]) -> Unmodelled {
+        let Some(v) = &self.0 else { return Unmodelled(None) };
+        let mut out = (**v).clone();
+        for k in path.iter().rev() {
+            let mut m = serde_json::Map::new();
+            m.insert((*k).to_string(), out);
+            out = serde_json::Value::Object(m);
+        }
+        Unmodelled(Some(std::sync::Arc::new(out)))
+    }
+
+    /// Merges the residual into an encoded object: keys it lacks are added,
+    /// maps and lists (by index) merged; modelled values always win.
+    pub fn merge_into(&self, out: &mut serde_json::Value) {
+        if let Some(r) = &self.0 {
+            merge(out, r);
+        }
+    }
+}
+
+fn lookup<'a>(doc: &'a serde_json::Value, path: &[crate::yamlpos::PathSeg]) -> Option<&'a serde_json::Value> {
+    use crate::yamlpos::PathSeg;
+    let mut v = doc;
+    for seg in path {
+        v = match seg {
+            PathSeg::Key(k) => v.get(k.as_str())?,
+            PathSeg::Index(i) => v.get(*i)?,
+        };
+    }
+    Some(v)
+}
+
+fn place(out: &mut serde_json::Value, path: &[crate::yamlpos::PathSeg], value: serde_json::Value) {
+    use crate::yamlpos::PathSeg;
+    use serde_json::Value;
+    let Some((first, rest)) = path.split_first() else {
+        *out = value;
+        return;
+    };
+    match first {
+        PathSeg::Key(k) => {
+            if !out.is_object() {
+                *out = Value::Object(Default::default());
+            }
+            let slot = out.as_object_mut().expect("object").entry(k.clone()).or_insert(Value::Null);
+            place(slot, rest, value);
+        }
+        PathSeg::Index(i) => {
+            if !out.is_array() {
+                *out = Value::Array(Vec::new());
+            }
+            let list = out.as_array_mut().expect("array");
+            while list.len() <= *i {
+                list.push(Value::Object(Default::default()));
+            }
+            place(&mut list[*i], rest, value);
+        }
+    }
+}
+
+fn merge(out: &mut serde_json::Value, residual: &serde_json::Value) {
+    use serde_json::Value;
+    match (out, residual) {
+        (Value::Object(o), Value::Object(r)) => {
+            for (k, v) in r {
+                match o.get_mut(k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        o.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+        (Value::Array(o), Value::Array(r)) => {
+            for (existing, v) in o.iter_mut().zip(r) {
+                merge(existing, v);
+            }
+        }
+        _ => {}
     }
 }

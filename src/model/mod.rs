@@ -26,7 +26,7 @@ use crate::time::SimTime;
 
 pub use deployment::Deployment;
 pub use lease::Lease;
-pub use meta::{Labels, ObjectMeta};
+pub use meta::{Labels, ObjectMeta, Unmodelled};
 pub use namespace::Namespace;
 pub use node::Node;
 pub use pod::Pod;
@@ -210,6 +210,8 @@ macro_rules! kinds {
                     map.insert("apiVersion".into(), self.kind().api_version().into());
                     map.insert("kind".into(), self.kind().name().into());
                 }
+                // Fields the user wrote that kubesim does not model, back where they were.
+                self.meta().unmodelled.merge_into(&mut v);
                 v
             }
             /// Decodes a value of a known kind; unknown fields are reported through `on_ignored`.
@@ -226,9 +228,23 @@ macro_rules! kinds {
                     $(Kind::$kind => Object::$kind(Arc::new(serde_ignored::deserialize(d, &mut cb)?)),)*
                 })
             }
+            /// Decodes JSON of a known kind, keeping the fields kubesim does not model.
             pub fn from_json(kind: Kind, bytes: &[u8]) -> Result<Object, serde_json::Error> {
+                let mut ignored = Vec::new();
                 let mut de = serde_json::Deserializer::from_slice(bytes);
-                Object::deserialize_kind(kind, &mut de, &mut |_| {})
+                let mut obj = Object::deserialize_kind(kind, &mut de, &mut |p| ignored.push(p))?;
+                if !ignored.is_empty() {
+                    let doc: serde_json::Value = serde_json::from_slice(bytes)?;
+                    obj.meta_mut().unmodelled = Unmodelled::capture(&doc, &ignored);
+                }
+                Ok(obj)
+            }
+
+            /// Keeps `doc`'s fields at `ignored` (paths within the object) as its unmodelled part.
+            pub fn keep_unmodelled(&mut self, doc: &serde_json::Value, ignored: &[Vec<crate::yamlpos::PathSeg>]) {
+                if !ignored.is_empty() {
+                    self.meta_mut().unmodelled = Unmodelled::capture(doc, ignored);
+                }
             }
         }
     };

@@ -149,7 +149,7 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
     let evictions: Vec<f64> = outcome
         .trace
         .records()
-        .iter()
+        
         .filter(|r| r.kind == crate::sim::trace::TraceKind::Request && &*r.component == crate::control::controllers::taint_eviction::NAME && &*r.detail == "delete")
         .map(|r| r.t.as_secs_f64())
         .collect();

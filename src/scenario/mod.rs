@@ -215,6 +215,12 @@ impl Loader<'_> {
                     decode_at(self.text, 0, &mpath, seed).map_err(|e| SourceError::from_yaml(&self.file, &e))?
                 };
                 let Some(object) = object else { return Err(self.err(&mpath, "expected a manifest")) };
+                let mut object = object;
+                if !ignored.is_empty() {
+                    // The inline manifest's unmodelled fields, relative to the object.
+                    let relative: Vec<Vec<PathSeg>> = ignored.iter().map(|p| p[mpath.len().min(p.len())..].to_vec()).collect();
+                    object.keep_unmodelled(&serde_json::to_value(value).unwrap_or_default(), &relative);
+                }
                 for p in ignored {
                     self.warnings.push(manifest::unmodelled(&self.file, locate_nearest(self.text, 0, &p), &p));
                 }

@@ -133,9 +133,13 @@ type History<V> = Vec<(Revision, Option<Arc<KeyValue<V>>>)>;
 pub struct SimEtcd<V> {
     revision: Revision,
     compacted: Revision,
-    keys: BTreeMap<Arc<str>, History<V>>,
-    /// Every event after the compacted revision, in revision order.
-    log: Vec<Event<V>>,
+    /// Every key's history (point lookups, by a fixed hash).
+    keys: crate::hash::FxHashMap<Arc<str>, History<V>>,
+    /// The keys in order, for range reads.
+    ordered: std::collections::BTreeSet<Arc<str>>,
+    /// Every event after the compacted revision, in revision order (a deque:
+    /// compaction drops its front without moving the rest).
+    log: std::collections::VecDeque<Event<V>>,
     leases: BTreeMap<LeaseId, Lease>,
     next_lease: LeaseId,
 }
@@ -148,7 +152,7 @@ impl<V: Clone + PartialEq> Default for SimEtcd<V> {
 
 impl<V: Clone + PartialEq> SimEtcd<V> {
     pub fn new() -> Self {
-        SimEtcd { revision: 1, compacted: 0, keys: BTreeMap::new(), log: Vec::new(), leases: BTreeMap::new(), next_lease: 1 }
+        SimEtcd { revision: 1, compacted: 0, keys: Default::default(), ordered: Default::default(), log: Default::default(), leases: BTreeMap::new(), next_lease: 1 }
     }
 
     pub fn revision(&self) -> Revision {
@@ -196,10 +200,10 @@ impl<V: Clone + PartialEq> SimEtcd<V> {
     pub fn range_prefix(&self, prefix: &str, rev: Revision) -> Result<(Vec<Arc<KeyValue<V>>>, Revision), EtcdError> {
         let rev = self.check_rev(rev)?;
         let out = self
-            .keys
+            .ordered
             .range::<str, _>((Bound::Included(prefix), Bound::Unbounded))
-            .take_while(|(k, _)| k.starts_with(prefix))
-            .filter_map(|(_, h)| Self::at(h, rev).cloned())
+            .take_while(|k| k.starts_with(prefix))
+            .filter_map(|k| self.keys.get(k).and_then(|h| Self::at(h, rev)).cloned())
             .collect();
         Ok((out, rev))
     }
@@ -211,7 +215,7 @@ impl<V: Clone + PartialEq> SimEtcd<V> {
             return Err(EtcdError::Compacted { requested: from, compacted: self.compacted });
         }
         let start = self.log.partition_point(|e| e.revision() < from);
-        Ok(self.log[start..].iter().filter(|e| e.kv.key.starts_with(prefix)).cloned().collect())
+        Ok(self.log.range(start..).filter(|e| e.kv.key.starts_with(prefix)).cloned().collect())
     }
 
     pub fn put(&mut self, key: &str, value: V, lease: LeaseId) -> Result<TxnResponse<V>, EtcdError> {
@@ -321,7 +325,13 @@ impl<V: Clone + PartialEq> SimEtcd<V> {
             version: prev.as_ref().map_or(1, |p| p.version + 1),
             lease,
         });
-        self.keys.entry(key_arc).or_default().push((rev, Some(kv.clone())));
+        match self.keys.get_mut(&key_arc) {
+            Some(h) => h.push((rev, Some(kv.clone()))),
+            None => {
+                self.ordered.insert(key_arc.clone());
+                self.keys.insert(key_arc, vec![(rev, Some(kv.clone()))]);
+            }
+        }
         events.push(Event { kind: EventType::Put, kv, prev_kv: prev });
     }
 
@@ -354,7 +364,8 @@ impl<V: Clone + PartialEq> SimEtcd<V> {
             return Err(EtcdError::FutureRevision { requested: rev, current: self.revision });
         }
         self.compacted = rev;
-        self.keys.retain(|_, h| {
+        let ordered = &mut self.ordered;
+        self.keys.retain(|k, h| {
             // Keep the newest version at or below `rev` (unless it is a tombstone) and all later ones.
             let idx = h.partition_point(|(r, _)| *r <= rev);
             let keep_from = match idx {
@@ -363,6 +374,9 @@ impl<V: Clone + PartialEq> SimEtcd<V> {
                 i => i,
             };
             h.drain(..keep_from);
+            if h.is_empty() {
+                ordered.remove(k);
+            }
             !h.is_empty()
         });
         let cut = self.log.partition_point(|e| e.revision() < rev);

@@ -108,9 +108,12 @@ impl TraceRecord {
 pub struct Trace {
     hasher: Sha256,
     count: u64,
-    /// Kept only when the run will be written out.
-    records: Option<Vec<TraceRecord>>,
+    /// Kept only when the run will be written out; in fixed-size chunks, so a
+    /// long trace grows without copying what it already holds.
+    records: Option<Vec<Vec<TraceRecord>>>,
 }
+
+const CHUNK: usize = 16 * 1024;
 
 impl Trace {
     pub fn new(keep_records: bool) -> Trace {
@@ -127,8 +130,15 @@ impl Trace {
             h.update(s.as_bytes());
         }
         self.count += 1;
-        if let Some(v) = &mut self.records {
-            v.push(r);
+        if let Some(chunks) = &mut self.records {
+            match chunks.last_mut() {
+                Some(c) if c.len() < CHUNK => c.push(r),
+                _ => {
+                    let mut c = Vec::with_capacity(CHUNK);
+                    c.push(r);
+                    chunks.push(c);
+                }
+            }
         }
     }
 
@@ -145,8 +155,9 @@ impl Trace {
         digest.iter().map(|b| format!("{b:02x}")).collect()
     }
 
-    pub fn records(&self) -> &[TraceRecord] {
-        self.records.as_deref().unwrap_or(&[])
+    /// The kept records, in order.
+    pub fn records(&self) -> impl Iterator<Item = &TraceRecord> {
+        self.records.iter().flatten().flatten()
     }
 
     pub fn write_jsonl(&self, w: &mut dyn Write) -> std::io::Result<()> {

@@ -110,6 +110,7 @@ impl DeploymentController {
                     controller: Some(true),
                     block_owner_deletion: Some(true),
                 }],
+                unmodelled: d.metadata.unmodelled.subtree(&["spec", "template"]).nested(&["spec", "template"]),
                 ..Default::default()
             },
             spec: ReplicaSetSpec { replicas: Some(replicas), min_ready_seconds: d.spec.min_ready_seconds, selector, template },

@@ -222,6 +222,8 @@ pub fn pod_from_template(rs: &ReplicaSet) -> Pod {
                 controller: Some(true),
                 block_owner_deletion: Some(true),
             }],
+            // What the template holds that kubesim does not model goes into the pod too.
+            unmodelled: rs.metadata.unmodelled.subtree(&["spec", "template"]),
             ..Default::default()
         },
         spec: t.spec.clone(),

@@ -242,3 +242,48 @@ fn watch_resumes_in_order_and_compaction_gives_410_gone() {
     assert_eq!(e.to_string(), format!("too old resource version: {start} ({rev})"));
     assert!(api.watch(Kind::Pod, rev).is_ok());
 }
+
+/// Fields kubesim does not model survive create → get and later writes
+/// unchanged (what `kubectl apply` relies on), in place in the object.
+#[test]
+fn unmodelled_fields_survive_create_get_and_updates() {
+    let mut api = server();
+    let json = br#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"default"},
+        "spec":{"volumes":[{"name":"data","emptyDir":{}}],
+                "containers":[{"name":"c","image":"nginx","volumeMounts":[{"name":"data","mountPath":"/data"}],
+                               "env":[{"name":"POD","valueFrom":{"fieldRef":{"fieldPath":"metadata.name"}}}]}],
+                "dnsPolicy":"ClusterFirst"}}"#;
+    let pod = Object::from_json(Kind::Pod, json).unwrap();
+    api.create(pod, t(1)).unwrap();
+    let got = api.get(&ObjectRef::new(Kind::Pod, "default", "p")).unwrap().to_json_value();
+    assert_eq!(got["spec"]["volumes"], serde_json::json!([{"name": "data", "emptyDir": {}}]));
+    assert_eq!(got["spec"]["containers"][0]["volumeMounts"], serde_json::json!([{"name": "data", "mountPath": "/data"}]));
+    assert_eq!(got["spec"]["containers"][0]["env"][0]["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name");
+    assert_eq!(got["spec"]["dnsPolicy"], "ClusterFirst");
+    assert_eq!(got["spec"]["containers"][0]["image"], "nginx", "modelled fields as they were");
+    // A status write (by the kubelet) keeps them; a JSON round trip (etcd, patches) keeps them.
+    let stored = api.get(&ObjectRef::new(Kind::Pod, "default", "p")).unwrap();
+    let mut with_status = stored.clone();
+    if let Object::Pod(p) = &mut with_status {
+        std::sync::Arc::make_mut(p).status.phase = "Running".into();
+    }
+    api.update_status(with_status, t(2)).unwrap();
+    let again = api.get(&ObjectRef::new(Kind::Pod, "default", "p")).unwrap();
+    let bytes = serde_json::to_vec(&again.to_json_value()).unwrap();
+    let decoded = Object::from_json(Kind::Pod, &bytes).unwrap().to_json_value();
+    assert_eq!(decoded["spec"]["volumes"], got["spec"]["volumes"]);
+    assert_eq!(decoded["status"]["phase"], "Running");
+    assert_eq!(decoded, again.to_json_value(), "stable through encode/decode");
+}
+
+/// A ReplicaSet's template carries its unmodelled fields into the pods it makes.
+#[test]
+fn a_template_hands_its_unmodelled_fields_to_the_objects_made_from_it() {
+    let json = br#"{"apiVersion":"apps/v1","kind":"ReplicaSet","metadata":{"name":"web","namespace":"default","uid":"u"},
+        "spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},
+                "template":{"metadata":{"labels":{"app":"web"}},
+                            "spec":{"volumes":[{"name":"cfg","configMap":{"name":"web"}}],"containers":[{"name":"c","image":"nginx"}]}}}}"#;
+    let rs = Object::from_json(Kind::ReplicaSet, json).unwrap();
+    let pod: Object = crate::control::controllers::replicaset::pod_from_template(rs.as_replicaset().unwrap()).into();
+    assert_eq!(pod.to_json_value()["spec"]["volumes"], serde_json::json!([{"name": "cfg", "configMap": {"name": "web"}}]));
+}

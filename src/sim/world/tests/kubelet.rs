@@ -31,7 +31,7 @@ fn final_pod<'a>(o: &'a RunOutcome, name: &str) -> &'a crate::model::Pod {
 }
 
 fn starts(o: &RunOutcome) -> Vec<f64> {
-    o.trace.records().iter().filter(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StartContainer ok")).map(|r| r.t.as_secs_f64()).collect()
+    o.trace.records().filter(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StartContainer ok")).map(|r| r.t.as_secs_f64()).collect()
 }
 
 #[test]
@@ -114,7 +114,7 @@ fn graceful_deletion_stops_the_containers_then_confirms() {
     let timeline = "- {at: 30s, delete: {kind: Pod, name: p, gracePeriodSeconds: 30}}";
     let o = run("  {}", &pod_manifest("p", "img", "", ""), timeline, "1m");
     assert!(o.final_pods.iter().all(|p| p.meta().name != "p"), "deleted after the 2 s stop");
-    let stop = o.trace.records().iter().find(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StopContainer")).expect("stopped").t;
+    let stop = o.trace.records().find(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StopContainer")).expect("stopped").t;
     assert!(stop.as_secs_f64() >= 32.0 && stop.as_secs_f64() < 33.0, "{stop}");
 }
 
@@ -133,7 +133,7 @@ fn a_restarted_kubelet_adopts_its_containers_and_kills_orphans() {
     assert!(kept.is_ready());
     assert_eq!(starts(&o).len(), 2, "no container started again");
     assert_eq!(o.component_stats["kubelet/n-0"]["orphans_killed"], 1);
-    let stops: Vec<_> = o.trace.records().iter().filter(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StopContainer")).map(|r| r.t).collect();
+    let stops: Vec<_> = o.trace.records().filter(|r| r.kind == TraceKind::RuntimeDone && r.detail.starts_with("StopContainer")).map(|r| r.t).collect();
     assert_eq!(stops.len(), 1);
     assert!(stops[0].as_secs_f64() > 40.0);
 }

@@ -166,7 +166,7 @@ fn reconnect_after_compaction_relists_and_reports_what_was_missed() {
     assert_eq!(seen[2], "synced with 2 pods", "{seen:?}");
     let names: Vec<_> = w.cache(0).list(Kind::Pod).map(|o| o.meta().name.clone()).collect();
     assert_eq!(names, vec!["a", "c"]);
-    assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Relist && r.detail.contains("410 Gone")));
+    assert!(w.trace.records().any(|r| r.kind == TraceKind::Relist && r.detail.contains("410 Gone")));
 }
 
 #[test]
@@ -243,7 +243,7 @@ fn same_seed_same_trace_other_seed_other_trace() {
     };
     let (a, b, c) = (run(11), run(11), run(12));
     assert_eq!(a.trace_sha256, b.trace_sha256);
-    let lines = |o: &RunOutcome| o.trace.records().iter().map(|r| r.to_json_line()).collect::<Vec<_>>();
+    let lines = |o: &RunOutcome| o.trace.records().map(|r| r.to_json_line()).collect::<Vec<_>>();
     assert_eq!(lines(&a), lines(&b));
     assert_ne!(a.trace_sha256, c.trace_sha256);
     assert!(a.events > 80, "{} events", a.events);
@@ -265,14 +265,14 @@ fn etcd_unavailable_fails_writes_until_it_recovers_and_compaction_forces_relists
     w.advance_to(SimTime::from_secs(35));
     assert!(w.trace.len() < 2_000, "retries back off exponentially, they do not spin: {} events", w.trace.len());
     assert!(w.api().list(Kind::Pod, None).unwrap().0.is_empty(), "no pod while etcd is down");
-    assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Response && r.detail.contains("etcdserver: request timed out")));
+    assert!(w.trace.records().any(|r| r.kind == TraceKind::Response && r.detail.contains("etcdserver: request timed out")));
     w.advance_to(SimTime::from_secs(90));
     assert_eq!(w.api().list(Kind::Pod, None).unwrap().0.len(), 2, "the controller's backoff retried after recovery");
     w.advance_to(SimTime::from_secs(101));
     let rev = w.api_mut().storage.etcd.revision();
     assert_eq!(w.api_mut().storage.etcd.compacted_revision(), rev, "compacted to the current revision");
     w.reconnect_watches(0);
-    assert!(w.trace.records().iter().any(|r| r.kind == TraceKind::Relist && r.detail.contains("resumed")), "a caught-up watcher resumes without relisting");
+    assert!(w.trace.records().any(|r| r.kind == TraceKind::Relist && r.detail.contains("resumed")), "a caught-up watcher resumes without relisting");
 }
 
 mod deployment;
@@ -340,7 +340,7 @@ fn a_restarted_process_never_gets_answers_or_timers_of_its_previous_incarnation(
     // The first write still committed (a crash does not recall a request in flight).
     let stored = w.api().get(&ObjectRef::new(Kind::Pod, "default", "p")).unwrap();
     assert_eq!(stored.meta().labels.get("by").map(String::as_str), Some("incarnation-1"), "then the restarted process's write");
-    let answers = w.trace.records().iter().filter(|r| r.kind == TraceKind::Response && &*r.component == "one-write").count();
+    let answers = w.trace.records().filter(|r| r.kind == TraceKind::Response && &*r.component == "one-write").count();
     assert_eq!(answers, 1, "the stale answer is dropped before it is traced");
 }
 
@@ -399,6 +399,6 @@ fn a_runtime_answer_to_a_stopped_process_is_not_delivered_to_its_successor() {
     assert_eq!(log.len(), 3, "{log:?}");
     assert!(log[0].starts_with("pull ") && log[1].starts_with("pull "), "{log:?}");
     assert_eq!(log[2], log[1].replace("pull", "pulled"), "the successor gets its own answer only: {log:?}");
-    let done = w.trace.records().iter().filter(|r| r.kind == TraceKind::RuntimeDone).count();
+    let done = w.trace.records().filter(|r| r.kind == TraceKind::RuntimeDone).count();
     assert_eq!(done, 2, "both pulls ran on the node's runtime");
 }
