@@ -68,12 +68,28 @@ impl GarbageCollector {
             return;
         }
         let h = self.intern(&m.uid);
-        // Refresh this object's outgoing edges.
-        let old: Vec<u32> = self.graph.neighbors_directed(h, petgraph::Direction::Outgoing).collect();
-        for o in old {
-            self.graph.remove_edge(h, o);
+        let mut old: Vec<u32> = self.graph.neighbors_directed(h, petgraph::Direction::Outgoing).collect();
+        for &o in &old {
             // A former owner may be waiting for its dependents to let go.
             self.queue.insert(self.uids[o as usize].clone());
+        }
+        let mut owners: Vec<u32> = Vec::new();
+        if ev_type != WatchEventType::Deleted {
+            owners = m.owner_references.iter().map(|r| self.intern(&r.uid)).collect();
+        }
+        // Edges change only when the references do (upstream's
+        // referencesDiffs): removing an edge costs the owner's degree, and an
+        // owner of thousands of pods sees an update of one of them per event.
+        old.sort_unstable();
+        owners.sort_unstable();
+        owners.dedup();
+        if old != owners {
+            for &o in &old {
+                self.graph.remove_edge(h, o);
+            }
+            for &oh in &owners {
+                self.graph.add_edge(h, oh, ());
+            }
         }
         if ev_type == WatchEventType::Deleted {
             self.refs.remove(&m.uid);
@@ -85,10 +101,6 @@ impl GarbageCollector {
             return;
         }
         self.refs.insert(m.uid.clone(), ObjectRef::of(obj));
-        for r in &m.owner_references {
-            let oh = self.intern(&r.uid);
-            self.graph.add_edge(h, oh, ());
-        }
         if !m.owner_references.is_empty() {
             self.queue.insert(m.uid.clone());
         }
