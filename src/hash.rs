@@ -63,3 +63,10 @@ mod tests {
         assert_ne!(h("ab"), h("ba"));
     }
 }
+
+/// The FxHash of `bytes`, for keys compared by hash before content.
+pub fn fx_hash(bytes: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(bytes);
+    h.finish()
+}

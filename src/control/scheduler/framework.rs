@@ -114,7 +114,9 @@ pub struct NodeInfo {
     /// Pods matching a (namespace, selector) key, valid until this node's pods
     /// change: PodTopologySpread asks the same counts cycle after cycle, so a
     /// cycle only recounts the nodes whose pods changed since the last.
-    pub match_counts: std::cell::RefCell<BTreeMap<String, i64>>,
+    /// A short list searched by the key's hash first: a cycle asks one or
+    /// two keys per node, cheaper than ordered comparisons of long keys.
+    pub match_counts: std::cell::RefCell<Vec<(u64, Box<str>, i64)>>,
 }
 
 fn has_pod_affinity(p: &Pod) -> bool {

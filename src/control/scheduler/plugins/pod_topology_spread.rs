@@ -66,6 +66,7 @@ struct Constraint {
     honor_taints: bool,
     /// Names the (namespace, selector) for `NodeInfo::match_counts`.
     memo_key: String,
+    memo_hash: u64,
 }
 
 impl Constraint {
@@ -154,6 +155,7 @@ fn resolve(cs: &[TopologySpreadConstraint], pod: &Pod, action: &str, default_sel
             }
             let memo_key = format!("{}\u{0}{}", pod.metadata.namespace, serde_json::to_string(&selector).unwrap_or_default());
             Constraint {
+                memo_hash: crate::hash::fx_hash(memo_key.as_bytes()),
                 memo_key,
                 max_skew: i64::from(c.max_skew),
                 key: c.topology_key.clone(),
@@ -173,11 +175,11 @@ fn has_all_keys(node: &Node, cs: &[Constraint]) -> bool {
 /// `countPodsMatchSelector`: same namespace, not terminating, selector
 /// matches (remembered on the node until its pods change).
 fn count_matching(node: &NodeInfo, c: &Constraint, namespace: &str) -> i64 {
-    if let Some(n) = node.match_counts.borrow().get(&c.memo_key) {
+    if let Some((_, _, n)) = node.match_counts.borrow().iter().find(|(h, k, _)| *h == c.memo_hash && **k == *c.memo_key) {
         return *n;
     }
     let n = node.pods.iter().filter(|p| p.pod.metadata.namespace == namespace && !p.pod.metadata.is_deleting() && c.matches(&p.pod.metadata.labels)).count() as i64;
-    node.match_counts.borrow_mut().insert(c.memo_key.clone(), n);
+    node.match_counts.borrow_mut().push((c.memo_hash, c.memo_key.as_str().into(), n));
     n
 }
 
@@ -226,8 +228,14 @@ impl PreFilterPlugin for PodTopologySpread {
                 if !c.includes(p, &ni.node) {
                     continue;
                 }
-                let value = ni.node.metadata.labels[&c.key].clone();
-                *counts[i].entry(value).or_insert(0) += count_matching(ni, c, &p.metadata.namespace);
+                let value = &ni.node.metadata.labels[&c.key];
+                let n = count_matching(ni, c, &p.metadata.namespace);
+                match counts[i].get_mut(value) {
+                    Some(slot) => *slot += n,
+                    None => {
+                        counts[i].insert(value.clone(), n);
+                    }
+                }
             }
         }
         state.write(PreFilterState { constraints, counts });
@@ -276,7 +284,9 @@ impl PreScorePlugin for PodTopologySpread {
                     continue;
                 }
                 if let Some(v) = ni.node.metadata.labels.get(&c.key) {
-                    counts[i].entry(v.clone()).or_insert(0);
+                    if !counts[i].contains_key(v) {
+                        counts[i].insert(v.clone(), 0);
+                    }
                 }
             }
         }
