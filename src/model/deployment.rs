@@ -121,15 +121,12 @@ mod tests {
 impl super::Resource for Deployment {
     const API_VERSION: &'static str = "apps/v1";
     const PLURAL: &'static str = "deployments";
-    const ETCD_RESOURCE: &'static str = "deployments";
     const NAMESPACED: bool = true;
-    const NAME_IS_DNS_LABEL: bool = false;
     const GARBAGE_COLLECTED: bool = true;
     crate::spec_status_resource!();
     fn set_defaults(&mut self) {
         defaults(self);
     }
-    fn admit_create(&mut self) {}
     fn prepare_for_create(&mut self) {
         self.status = Default::default();
     }

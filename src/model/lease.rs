@@ -40,24 +40,12 @@ pub struct Lease {
 impl super::Resource for Lease {
     const API_VERSION: &'static str = "coordination.k8s.io/v1";
     const PLURAL: &'static str = "leases";
-    const ETCD_RESOURCE: &'static str = "leases";
     const NAMESPACED: bool = true;
-    const NAME_IS_DNS_LABEL: bool = false;
     const GARBAGE_COLLECTED: bool = false;
     crate::spec_status_resource!();
-    fn set_defaults(&mut self) {}
-    fn admit_create(&mut self) {}
-    fn prepare_for_create(&mut self) {}
     fn validate(&self, errs: &mut Vec<String>) {
         if self.spec.lease_duration_seconds.is_some_and(|d| d <= 0) {
             errs.push("spec.leaseDurationSeconds: Invalid value: must be greater than 0".into());
         }
-    }
-    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
-    fn liveness_problem(&self, _now: crate::time::SimTime) -> Option<String> {
-        None
-    }
-    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
-        None
     }
 }

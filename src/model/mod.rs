@@ -58,11 +58,13 @@ pub trait Resource: Clone + Default + fmt::Debug + Serialize + DeserializeOwned 
     /// The REST resource (`pods`).
     const PLURAL: &'static str;
     /// The resource segment in kube-apiserver's etcd key layout (nodes are `minions`).
-    const ETCD_RESOURCE: &'static str;
+    const ETCD_RESOURCE: &'static str = Self::PLURAL;
     const NAMESPACED: bool;
     /// Names are DNS-1123 labels (namespaces) rather than subdomains.
-    const NAME_IS_DNS_LABEL: bool;
-    /// The garbage collector keeps this kind in its owner graph (as owner or dependent).
+    const NAME_IS_DNS_LABEL: bool = false;
+    /// The garbage collector keeps this kind in its owner graph (as owner or
+    /// dependent). No default: a kind left out of the graph silently keeps its
+    /// dependents when deleted, so each kind says which it is.
     const GARBAGE_COLLECTED: bool;
 
     fn meta(&self) -> &ObjectMeta;
@@ -75,20 +77,24 @@ pub trait Resource: Clone + Default + fmt::Debug + Serialize + DeserializeOwned 
     fn copy_spec_from(&mut self, from: &Self);
 
     /// Defaulting (`SetDefaults_<Kind>`), on every write.
-    fn set_defaults(&mut self);
+    fn set_defaults(&mut self) {}
     /// What admission adds to a new object (create only).
-    fn admit_create(&mut self);
+    fn admit_create(&mut self) {}
     /// What a create resets (status the server owns).
-    fn prepare_for_create(&mut self);
+    fn prepare_for_create(&mut self) {}
     /// Field errors beyond the metadata's, with kube-apiserver's messages.
-    fn validate(&self, errs: &mut Vec<String>);
+    fn validate(&self, _errs: &mut Vec<String>) {}
     /// Further errors for an update from `old` (immutable fields).
-    fn validate_update(&self, old: &Self, errs: &mut Vec<String>);
+    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
 
     /// What is not whole about this object for liveness checks (None: whole).
-    fn liveness_problem(&self, now: SimTime) -> Option<String>;
+    fn liveness_problem(&self, _now: SimTime) -> Option<String> {
+        None
+    }
     /// The scale subresource's `spec.replicas`, if the kind has one.
-    fn replicas_mut(&mut self) -> Option<&mut Option<i32>>;
+    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
+        None
+    }
 }
 
 /// A kind's place in the registry (generated from its `with_kinds!` line).

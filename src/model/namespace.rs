@@ -33,7 +33,6 @@ pub struct Namespace {
 impl super::Resource for Namespace {
     const API_VERSION: &'static str = "v1";
     const PLURAL: &'static str = "namespaces";
-    const ETCD_RESOURCE: &'static str = "namespaces";
     const NAMESPACED: bool = false;
     const NAME_IS_DNS_LABEL: bool = true;
     const GARBAGE_COLLECTED: bool = false;
@@ -41,17 +40,8 @@ impl super::Resource for Namespace {
     fn set_defaults(&mut self) {
         defaults(self);
     }
-    fn admit_create(&mut self) {}
     fn prepare_for_create(&mut self) {
         self.status.phase = "Active".into();
-    }
-    fn validate(&self, _errs: &mut Vec<String>) {}
-    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
-    fn liveness_problem(&self, _now: crate::time::SimTime) -> Option<String> {
-        None
-    }
-    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
-        None
     }
 }
 

@@ -99,23 +99,16 @@ impl super::Resource for Node {
     const PLURAL: &'static str = "nodes";
     const ETCD_RESOURCE: &'static str = "minions";
     const NAMESPACED: bool = false;
-    const NAME_IS_DNS_LABEL: bool = false;
     const GARBAGE_COLLECTED: bool = false;
     crate::spec_status_resource!();
     fn set_defaults(&mut self) {
         defaults(self);
     }
-    fn admit_create(&mut self) {}
-    fn prepare_for_create(&mut self) {}
     fn validate(&self, errs: &mut Vec<String>) {
         validate(self, errs);
     }
-    fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
     fn liveness_problem(&self, _now: crate::time::SimTime) -> Option<String> {
         (!self.is_ready()).then(|| format!("node {} is not Ready", self.metadata.name))
-    }
-    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
-        None
     }
 }
 

@@ -441,9 +441,7 @@ impl NodeSelector {
 impl super::Resource for Pod {
     const API_VERSION: &'static str = "v1";
     const PLURAL: &'static str = "pods";
-    const ETCD_RESOURCE: &'static str = "pods";
     const NAMESPACED: bool = true;
-    const NAME_IS_DNS_LABEL: bool = false;
     const GARBAGE_COLLECTED: bool = true;
     crate::spec_status_resource!();
     fn set_defaults(&mut self) {
@@ -478,9 +476,6 @@ impl super::Resource for Pod {
         } else {
             None
         }
-    }
-    fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
-        None
     }
 }
 

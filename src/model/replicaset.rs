@@ -59,15 +59,12 @@ pub struct ReplicaSet {
 impl super::Resource for ReplicaSet {
     const API_VERSION: &'static str = "apps/v1";
     const PLURAL: &'static str = "replicasets";
-    const ETCD_RESOURCE: &'static str = "replicasets";
     const NAMESPACED: bool = true;
-    const NAME_IS_DNS_LABEL: bool = false;
     const GARBAGE_COLLECTED: bool = true;
     crate::spec_status_resource!();
     fn set_defaults(&mut self) {
         defaults(self);
     }
-    fn admit_create(&mut self) {}
     fn prepare_for_create(&mut self) {
         self.status = Default::default();
     }
