@@ -12,6 +12,12 @@ use std::process::ExitCode;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A closed pipe (`kubesim run … | head -1`) ends the process quietly, as
+    // it does for every Unix tool, instead of a panic in println!.
+    // SAFETY: called first, before any thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let args = cli::Cli::parse();
     match cli::dispatch(args) {
         Ok(code) => ExitCode::from(code),

@@ -97,5 +97,6 @@ pub fn summarize(scenario: &Scenario, seed: u64, until: Duration, outcome: &RunO
         metrics: headline(outcome),
         component_stats: outcome.component_stats.clone(),
         replay_command: replay_command(scenario, seed, until),
+        scenario_copy: None,
     }
 }

@@ -161,3 +161,52 @@ fn a_violated_invariant_exits_1_and_replays() {
     assert_eq!(r.status.code(), Some(0), "{}", text(&r));
     assert!(text(&r).contains("violation: node-capacity at 10"), "{}", text(&r));
 }
+
+/// Issue 10: a check the run never reached is not a pass.
+#[test]
+fn a_check_after_the_end_of_the_run_is_not_evaluated_and_the_run_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["run", "scenarios/deployment-scale.yaml", "--until", "10s", "--out", dir.path().to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("check three-running: NOT EVALUATED: its time 55s is after the run's end 10s"), "{out}");
+    assert!(out.contains("FAILED: 6 of 6 checks not evaluated"), "{out}");
+    assert!(!out.lines().any(|l| l == "ok"), "{out}");
+    let summary = std::fs::read_to_string(dir.path().join("summary.json")).unwrap();
+    assert!(summary.contains("\"ok\": false"), "{summary}");
+    assert!(summary.contains("\"not_evaluated\": \"its time 55s is after the run's end 10s"), "{summary}");
+}
+
+/// Issue 10: `kubesim run … | head -1` ends quietly (no panic on a closed pipe).
+#[test]
+fn output_into_a_closed_pipe_ends_without_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cmd = format!("{} run scenarios/deployment-scale.yaml --out {} | head -1", env!("CARGO_BIN_EXE_kubesim"), dir.path().display());
+    let o = Command::new("bash").args(["-c", &cmd]).current_dir(env!("CARGO_MANIFEST_DIR")).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "seed: 1\n");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked") && !err.contains("Broken pipe"), "{err}");
+    assert!(dir.path().join("summary.json").exists(), "outputs are written before the summary is printed");
+}
+
+/// Issue 10: the run directory keeps the scenario and the files it names, so
+/// replay works from any directory.
+#[test]
+fn replay_works_from_another_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["run", "scenarios/replicaset-scale.yaml", "--out", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(dir.path().join("scenario/replicaset-scale.yaml").exists());
+    assert!(dir.path().join("scenario/manifests/web.yaml").exists(), "the manifest file the scenario names is kept");
+    let o = Command::new(env!("CARGO_BIN_EXE_kubesim")).args(["replay", dir.path().to_str().unwrap()]).current_dir("/").output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("reproduced: the run replays exactly"), "{}", text(&o));
+}
+
+/// Issue 10: outputs that cannot be written are bad input (2), not a failed check (1).
+#[test]
+fn an_unwritable_out_directory_exits_2() {
+    let o = kubesim(&["run", "scenarios/deployment-scale.yaml", "--out", "/proc/kubesim-cannot-write-here"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("cannot write outputs into /proc/kubesim-cannot-write-here"), "{}", text(&o));
+}

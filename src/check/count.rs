@@ -4,10 +4,26 @@
 use super::CheckOutcome;
 use crate::model::Object;
 use crate::scenario::CountCheck;
+use crate::time::SimTime;
+
+/// The outcome of a check the run never decided: its time is after the
+/// run's end (`--until` shorter than the scenario), or the run stopped
+/// early, or an "eventually" check still failing when the run ended before
+/// its deadline.
+pub fn not_evaluated(check: &CountCheck, end: SimTime, stopped_early: bool) -> CheckOutcome {
+    let reason = if stopped_early {
+        format!("the run stopped early at {end}, before the check's time {}", check.at)
+    } else if check.at > end {
+        format!("its time {} is after the run's end {end} (run longer, or drop --until)", check.at)
+    } else {
+        format!("it was still failing when the run ended at {end}, before its deadline {}", check.until.map_or(end, |u| u))
+    };
+    CheckOutcome { name: check.name.clone(), at: check.at, ok: false, observed: 0, expected: check.expect.to_string(), not_evaluated: Some(reason) }
+}
 
 pub fn evaluate<'a>(check: &CountCheck, objects: impl Iterator<Item = &'a Object>) -> CheckOutcome {
     let observed = objects.filter(|o| check.filter.matches(o)).count() as i64;
-    CheckOutcome { name: check.name.clone(), at: check.at, ok: check.expect.holds(observed), observed, expected: check.expect.to_string() }
+    CheckOutcome { name: check.name.clone(), at: check.at, ok: check.expect.holds(observed), observed, expected: check.expect.to_string(), not_evaluated: None }
 }
 
 #[cfg(test)]

@@ -2,6 +2,13 @@
 //! RollingUpdate Deployment's spec (observedGeneration = generation), the
 //! replicas it asks of its ReplicaSets stay within the rollout's fenceposts:
 //! at most `replicas + maxSurge` and at least `replicas - maxUnavailable`.
+//!
+//! Why this holds after a scale too, not only during a rollout: upstream's
+//! Deployment controller writes the ReplicaSets' new sizes first and the
+//! Deployment's status (observedGeneration) last, each call after the
+//! previous one returned, so no one sees the new generation observed before
+//! the ReplicaSets carry it. A controller that wrote them at the same
+//! instant would break this; `tests/deployment_scale.rs` sweeps it.
 
 use std::collections::BTreeMap;
 

@@ -104,4 +104,8 @@ pub struct CheckOutcome {
     pub ok: bool,
     pub observed: i64,
     pub expected: String,
+    /// Why the run never evaluated this check (its time falls after the
+    /// run's end, or the run stopped first); such a check is not `ok`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_evaluated: Option<String>,
 }

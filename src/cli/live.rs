@@ -175,7 +175,10 @@ pub fn dispatch(cmd: LiveCommand) -> Result<u8, CliError> {
             let log: kubesim::live::driver::LogFn = Box::new(|t, who, what| eprintln!("{t} {who}: {what}"));
             let outcome = live_run(&s, &opts, log, Some(stop_rx)).map_err(|e| CliError { code: super::EXIT_BAD_INPUT, message: e })?;
             for c in &outcome.checks {
-                println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected);
+                match &c.not_evaluated {
+                    Some(why) => println!("check {}: NOT EVALUATED: {why}", c.name),
+                    None => println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected),
+                }
             }
             println!("writes: {} ({} refused: conflicts and errors)", outcome.writes, outcome.write_errors);
             let l = &outcome.start_latencies_ms;

@@ -8,7 +8,11 @@ use kubesim::run::{file_sha256, run_scenario, summarize};
 
 pub fn replay(dir: &Path) -> Result<u8, CliError> {
     let recorded = read_summary(dir).map_err(CliError::input)?;
-    let path = Path::new(&recorded.scenario_path);
+    // The copy the run directory keeps (the scenario as run), else the
+    // original path as it was given.
+    let copy = recorded.scenario_copy.as_ref().map(|c| dir.join(c)).filter(|p| p.exists());
+    let path_buf = copy.unwrap_or_else(|| Path::new(&recorded.scenario_path).to_path_buf());
+    let path = path_buf.as_path();
     let scenario = load_scenario(path)?;
     println!("seed: {}", recorded.seed);
     if file_sha256(path) != recorded.scenario_sha256 {

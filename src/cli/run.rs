@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::{CliError, EXIT_CHECK_FAILED, EXIT_OK, load_scenario, progress};
+use super::{CliError, EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_OK, load_scenario, progress};
 use kubesim::report::output::write_run;
 use kubesim::run::{run_scenario, summarize};
 
@@ -29,17 +29,22 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
         .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
-    let summary = summarize(&scenario, seed, until, &outcome, wall);
+    let mut summary = summarize(&scenario, seed, until, &outcome, wall);
     let dir = out.unwrap_or_else(|| default_out(&scenario.name, seed));
-    write_run(&dir, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write outputs: {e}") })?;
+    std::fs::create_dir_all(&dir).map_err(|e| CliError { code: EXIT_BAD_INPUT, message: format!("cannot write outputs into {}: {e}", dir.display()) })?;
+    summary.scenario_copy = kubesim::report::output::copy_scenario(&dir, &scenario).map_err(|e| CliError { code: EXIT_BAD_INPUT, message: format!("cannot write outputs: {e}") })?;
+    write_run(&dir, &summary, &outcome).map_err(|e| CliError { code: EXIT_BAD_INPUT, message: format!("cannot write outputs: {e}") })?;
     let explicit = kubesim::run::explicit_scenario(&scenario, seed).map_err(CliError::input)?;
-    kubesim::report::output::write_report(&dir, &explicit, &summary, &outcome).map_err(|e| CliError { code: EXIT_CHECK_FAILED, message: format!("cannot write the report: {e}") })?;
+    kubesim::report::output::write_report(&dir, &explicit, &summary, &outcome).map_err(|e| CliError { code: EXIT_BAD_INPUT, message: format!("cannot write the report: {e}") })?;
     println!("scenario: {} ({})", summary.scenario, summary.scenario_path);
     println!("simulated: {} in {wall:.3}s wall, {} events", kubesim::time::format_duration(until), summary.events);
     let m = &summary.metrics;
     println!("cluster: {} nodes ({} ready), {} pods ({} pending, {} running, {} bound)", m.nodes, m.nodes_ready, m.pods, m.pods_pending, m.pods_running, m.pods_bound);
     for c in &summary.checks {
-        println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected);
+        match &c.not_evaluated {
+            Some(why) => println!("check {}: NOT EVALUATED: {why}", c.name),
+            None => println!("check {}: {} at {} (observed {}, expected {})", c.name, if c.ok { "ok" } else { "FAILED" }, c.at, c.observed, c.expected),
+        }
     }
     println!("trace_sha256: {}", summary.trace_sha256);
     println!("outputs: {}", dir.display());
@@ -55,6 +60,18 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
         }
         println!("  seed: {seed}");
         println!("  replay: {}", summary.replay_command);
+        return Ok(EXIT_CHECK_FAILED);
+    }
+    let unevaluated: Vec<&str> = summary.checks.iter().filter(|c| c.not_evaluated.is_some()).map(|c| c.name.as_str()).collect();
+    if !unevaluated.is_empty() {
+        println!("FAILED: {} of {} checks not evaluated: {}", unevaluated.len(), summary.checks.len(), unevaluated.join(", "));
+        println!("  replay: {}", summary.replay_command);
+        return Ok(EXIT_CHECK_FAILED);
+    }
+    if !summary.ok {
+        // A failed check without a violation cannot happen (each failed check
+        // records one), but never print ok for a run that is not.
+        println!("FAILED");
         return Ok(EXIT_CHECK_FAILED);
     }
     println!("ok");

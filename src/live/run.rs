@@ -161,6 +161,7 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
     }
     steps.sort_by_key(|(t, order, i, _)| (*t, *order, *i));
     let mut outcomes = Vec::new();
+    let mut decided = vec![false; s.checks.len()];
     let mut stopped_early = false;
     let stop_requested = |stop: &Option<std::sync::mpsc::Receiver<()>>| stop.as_ref().is_some_and(|r| r.try_recv().is_ok());
     for (at, _, _, step) in steps {
@@ -186,6 +187,7 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
                     if outcome.ok || now + Duration::from_secs(1) > deadline {
                         outcome.at = SimTime::ZERO + now.since(t0);
                         outcomes.push(outcome);
+                        decided[i] = true;
                         break;
                     }
                     if !run_to(&mut driver, now + Duration::from_secs(1), &stop, &stop_requested) {
@@ -201,6 +203,11 @@ pub fn live_run(s: &Scenario, opts: &LiveOptions, log: LogFn, stop: Option<std::
     }
     if !stopped_early && !run_to(&mut driver, until, &stop, &stop_requested) {
         stopped_early = true;
+    }
+    // Checks the run never reached are reported as such, never dropped.
+    let end = SimTime::ZERO + wall_now().since(t0);
+    for (c, _) in s.checks.iter().zip(&decided).filter(|(_, d)| !**d) {
+        outcomes.push(crate::check::count::not_evaluated(c, end, stopped_early));
     }
     let final_pods = driver.api().list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
     let final_nodes = driver.api().list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();

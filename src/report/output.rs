@@ -45,6 +45,11 @@ pub struct Summary {
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// The command that reproduces this run exactly.
     pub replay_command: String,
+    /// The scenario as run, copied with the files it names into the run
+    /// directory (relative to it), so `kubesim replay DIR` works from
+    /// anywhere and after the original is edited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario_copy: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,6 +59,9 @@ pub struct CheckSummary {
     pub ok: bool,
     pub observed: i64,
     pub expected: String,
+    /// Why the run never evaluated the check (then `ok` is false).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_evaluated: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,7 +75,7 @@ pub struct ViolationSummary {
 
 impl From<&CheckOutcome> for CheckSummary {
     fn from(c: &CheckOutcome) -> Self {
-        CheckSummary { name: c.name.clone(), at: c.at.to_string(), ok: c.ok, observed: c.observed, expected: c.expected.clone() }
+        CheckSummary { name: c.name.clone(), at: c.at.to_string(), ok: c.ok, observed: c.observed, expected: c.expected.clone(), not_evaluated: c.not_evaluated.clone() }
     }
 }
 
@@ -97,6 +105,36 @@ fn io_err(path: &Path, e: impl std::fmt::Display) -> String {
 }
 
 /// Writes every output file into `dir` (created if missing).
+/// Copies the scenario file and the files it names into `dir/scenario/`,
+/// keeping their relative layout; returns the copy's path relative to `dir`.
+/// A named file outside the scenario's directory (absolute, or with `..`)
+/// cannot keep its relative place: then nothing is copied and replay reads
+/// the original files.
+pub fn copy_scenario(dir: &Path, scenario: &crate::scenario::Scenario) -> Result<Option<String>, String> {
+    let contained = |s: &str| {
+        let p = Path::new(s);
+        p.is_relative() && p.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir))
+    };
+    if !scenario.sources.iter().all(|s| contained(s)) {
+        return Ok(None);
+    }
+    let Some(file_name) = scenario.path.file_name() else { return Ok(None) };
+    let src_dir = scenario.path.parent().unwrap_or(Path::new(""));
+    let copy_dir = dir.join("scenario");
+    let copy = |from: &Path, rel: &Path| -> Result<(), String> {
+        let to = copy_dir.join(rel);
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io_err(parent, e))?;
+        }
+        std::fs::copy(from, &to).map(|_| ()).map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))
+    };
+    copy(&scenario.path, Path::new(file_name))?;
+    for s in &scenario.sources {
+        copy(&src_dir.join(s), Path::new(s))?;
+    }
+    Ok(Some(Path::new("scenario").join(file_name).display().to_string()))
+}
+
 pub fn write_run(dir: &Path, summary: &Summary, outcome: &RunOutcome) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| io_err(dir, e))?;
     let p = dir.join("summary.json");

@@ -137,6 +137,9 @@ pub struct Scenario {
     pub control_plane_replicas: u32,
     /// Liveness: from `.0` on, within `.1`, the cluster must be whole.
     pub liveness: Option<(Duration, Duration)>,
+    /// The files the scenario names (manifests, scheduler configuration), as
+    /// written in it: relative to the scenario's directory unless absolute.
+    pub sources: Vec<String>,
 }
 
 /// What a scenario's parts are checked against: the file and its text (for
@@ -150,6 +153,8 @@ pub struct Loader<'a> {
     node_labels: Vec<(String, crate::model::Labels)>,
     /// The control-plane components by name.
     pub components: Vec<String>,
+    /// Files the scenario names, as written (relative to its directory).
+    sources: std::collections::BTreeSet<String>,
 }
 
 fn key(k: &str) -> PathSeg {
@@ -188,6 +193,7 @@ impl Loader<'_> {
     pub fn objects(&mut self, file: Option<&str>, manifest: Option<&serde_yaml::Value>, path: &[PathSeg]) -> Result<Vec<LoadedObject>, SourceError> {
         let loaded = match (file, manifest) {
             (Some(f), None) => {
+                self.sources.insert(f.to_string());
                 let full = self.dir.join(f);
                 if !full.exists() {
                     let mut p = path.to_vec();
@@ -283,7 +289,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas) };
+    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas), sources: Default::default() };
     if raw.control_plane.replicas == 0 {
         return Err(l.err(&[key("controlPlane"), key("replicas")], "replicas must be 1 or more"));
     }
@@ -415,6 +421,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let scheduler = match &raw.scheduler {
         None => crate::control::scheduler::profile::SchedulerConfig::default_config(),
         Some(spec) => {
+            l.sources.insert(spec.config.clone());
             let full = l.dir.join(&spec.config);
             if !full.exists() {
                 return Err(l.err(&[key("scheduler"), key("config")], format!("scheduler config {} does not exist (paths are relative to the scenario)", full.display())));
@@ -440,6 +447,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         control_plane_replicas: raw.control_plane.replicas,
         liveness,
         swarm: raw.swarm,
+        sources: l.sources.into_iter().collect(),
     })
 }
 
@@ -475,6 +483,7 @@ pub fn extra_actions(s: &Scenario, entries: &[TimelineEntry]) -> Result<Vec<Time
         node_names: s.nodes.iter().map(|n| n.metadata.name.clone()).collect(),
         node_labels: s.nodes.iter().map(|n| (n.metadata.name.clone(), n.metadata.labels.clone())).collect(),
         components: component_names(s.control_plane_replicas),
+        sources: Default::default(),
     };
     let mut out = Vec::new();
     for (i, e) in entries.iter().enumerate() {

@@ -110,6 +110,8 @@ pub struct World {
     timeline: Vec<TimedAction>,
     checks: Vec<CountCheck>,
     check_outcomes: Vec<CheckOutcome>,
+    /// Per scenario check: has it been decided (a result recorded)?
+    checks_decided: Vec<bool>,
     scenario_actor: Arc<str>,
     empty: Arc<str>,
     liveness_deadline: SimTime,
@@ -183,6 +185,7 @@ impl World {
             timeline: Vec::new(),
             checks: Vec::new(),
             check_outcomes: Vec::new(),
+            checks_decided: Vec::new(),
             scenario_actor: Arc::from("scenario"),
             empty: Arc::from(""),
             liveness_deadline: SimTime::ZERO,
@@ -219,6 +222,7 @@ impl World {
             w.push(c.at, Ev::Check(i));
         }
         w.checks = s.checks.clone();
+        w.checks_decided = vec![false; s.checks.len()];
         if let Some((at, within)) = s.liveness {
             w.liveness_deadline = (SimTime::ZERO + at + within).min(until);
             w.push(SimTime::ZERO + at, Ev::Liveness);
@@ -611,6 +615,7 @@ impl World {
             self.violations.push(v);
         }
         self.check_outcomes.push(outcome);
+        self.checks_decided[index] = true;
     }
 
     fn run_liveness(&mut self) {
@@ -686,6 +691,10 @@ impl World {
         }
         let end = if stall.is_some() { self.now } else { self.until };
         progress(end);
+        let mut checks = self.check_outcomes;
+        for (check, _) in self.checks.iter().zip(&self.checks_decided).filter(|(_, decided)| !**decided) {
+            checks.push(crate::check::count::not_evaluated(check, end, stall.is_some()));
+        }
         let component_stats = self.core.stats();
         let final_nodes = self.core.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
         let final_pods = self.core.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
@@ -697,7 +706,7 @@ impl World {
             events: self.trace.len(),
             trace_sha256: self.trace.sha256(),
             violations: self.violations,
-            checks: self.check_outcomes,
+            checks,
             stall,
             trace: self.trace,
             observer: self.observer,
