@@ -21,6 +21,10 @@ use schema::*;
 
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
+pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
+pub const OS_LABEL: &str = "kubernetes.io/os";
+pub const ARCH_LABEL: &str = "kubernetes.io/arch";
+pub const INSTANCE_TYPE_LABEL: &str = "node.kubernetes.io/instance-type";
 pub const POOL_LABEL: &str = "kubesim.io/node-pool";
 
 /// The control-plane components of a scenario by name (from the component
@@ -261,12 +265,24 @@ impl Loader<'_> {
                 if !names.insert(name.clone()) {
                     return Err(self.err(&ppath, format!("node name {name:?} is produced twice; make namePattern include {{index}} and {{pool}}")));
                 }
-                let mut labels = pool.labels.clone();
+                // What a kubelet registers (os, arch, hostname) and a cloud
+                // provider adds (zone, region, instance type); the pool's own
+                // labels override any of them.
+                let mut labels = crate::model::Labels::new();
+                labels.insert(OS_LABEL.into(), "linux".into());
+                labels.insert(ARCH_LABEL.into(), "amd64".into());
                 labels.insert(HOSTNAME_LABEL.into(), name.clone());
                 labels.insert(POOL_LABEL.into(), pool.name.clone());
                 if let Some(z) = &zone {
                     labels.insert(ZONE_LABEL.into(), z.clone());
                 }
+                if let Some(r) = &cluster.region {
+                    labels.insert(REGION_LABEL.into(), r.clone());
+                }
+                if let Some(t) = &pool.instance_type {
+                    labels.insert(INSTANCE_TYPE_LABEL.into(), t.clone());
+                }
+                labels.extend(pool.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
                 nodes.push(Node {
                     metadata: ObjectMeta { name, labels, ..Default::default() },
                     spec: NodeSpec { taints: pool.taints.clone(), ..Default::default() },

@@ -62,6 +62,9 @@ pub struct ClusterSpec {
     /// Zones node pools spread over (round-robin), as `topology.kubernetes.io/zone`.
     #[serde(default)]
     pub zones: Vec<String>,
+    /// The region every node is in, as `topology.kubernetes.io/region`.
+    #[serde(default)]
+    pub region: Option<String>,
     #[serde(default)]
     pub node_pools: Vec<NodePool>,
     /// Extra namespaces to create at start (default, kube-system, kube-public
@@ -90,6 +93,10 @@ pub struct NodePool {
     /// Overrides the cluster's zones for this pool.
     #[serde(default)]
     pub zones: Option<Vec<String>>,
+    /// The machine type, as `node.kubernetes.io/instance-type` (a cloud
+    /// provider sets it; `m5.xlarge`).
+    #[serde(default)]
+    pub instance_type: Option<String>,
 }
 
 /// Objects from a manifest file (relative to the scenario) or written inline

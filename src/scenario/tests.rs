@@ -131,3 +131,27 @@ fn objects_in_missing_namespaces_are_caught_at_load() {
     let dir = tempfile::tempdir().unwrap();
     assert!(load(&write(dir.path(), "ok.yaml", &ok)).is_ok());
 }
+
+/// Issue 10: nodes carry the labels a kubelet registers and a cloud provider
+/// adds; the pool's labels override them.
+#[test]
+fn nodes_carry_the_labels_real_kubelets_register() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = GOOD
+        .replace("  zones: [zone-a, zone-b]\n", "  zones: [zone-a, zone-b]\n  region: eu-west-1\n")
+        .replace("    labels: {tier: general}\n", "    labels: {tier: general, kubernetes.io/arch: arm64}\n    instanceType: m5.xlarge\n");
+    let s = load(&write(dir.path(), "s.yaml", &text)).unwrap();
+    let l = &s.nodes[1].metadata.labels;
+    assert_eq!(l[OS_LABEL], "linux");
+    assert_eq!(l[ARCH_LABEL], "arm64", "the pool's label overrides the default");
+    assert_eq!(l[HOSTNAME_LABEL], "w-zone-b-1");
+    assert_eq!(l[ZONE_LABEL], "zone-b");
+    assert_eq!(l[REGION_LABEL], "eu-west-1");
+    assert_eq!(l[INSTANCE_TYPE_LABEL], "m5.xlarge");
+    assert_eq!(l["tier"], "general");
+    // Without them: amd64, and no region or instance type.
+    let s = load(&write(dir.path(), "t.yaml", GOOD)).unwrap();
+    let l = &s.nodes[0].metadata.labels;
+    assert_eq!(l[ARCH_LABEL], "amd64");
+    assert!(!l.contains_key(REGION_LABEL) && !l.contains_key(INSTANCE_TYPE_LABEL));
+}
