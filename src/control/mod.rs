@@ -17,6 +17,7 @@
 //! only from a stream its constructor was handed.
 
 pub mod controllers;
+pub mod events;
 pub mod host;
 pub mod informer;
 pub mod kubelet;

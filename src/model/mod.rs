@@ -7,6 +7,7 @@
 //! registry line; the compiler then points at anything left to answer.
 
 pub mod deployment;
+pub mod event;
 pub mod lease;
 pub mod meta;
 pub mod namespace;
@@ -47,6 +48,7 @@ macro_rules! with_kinds {
             ReplicaSet(replicasets, as_replicaset) => $crate::model::replicaset::ReplicaSet;
             Deployment(deployments, as_deployment) => $crate::model::deployment::Deployment;
             Lease(leases, as_lease) => $crate::model::lease::Lease;
+            Event(events, as_event) => $crate::model::event::Event;
         }
     };
 }
