@@ -98,5 +98,6 @@ pub fn summarize(scenario: &Scenario, seed: u64, until: Duration, outcome: &RunO
         component_stats: outcome.component_stats.clone(),
         replay_command: replay_command(scenario, seed, until),
         scenario_copy: None,
+        pending_pods: crate::report::output::pending_pods(&outcome.final_pods),
     }
 }

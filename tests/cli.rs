@@ -210,3 +210,46 @@ fn an_unwritable_out_directory_exits_2() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("cannot write outputs into /proc/kubesim-cannot-write-here"), "{}", text(&o));
 }
+
+/// Issue 10: a pod too big for any node ends Pending with upstream's
+/// PodScheduled condition and message, a FailedScheduling Event, and the
+/// run lists it with its reason; events.csv holds the Events.
+#[test]
+fn a_pod_too_big_for_any_node_says_why_it_is_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["run", "tests/data/too-big.yaml", "--out", dir.path().to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    let message = "0/3 nodes are available: 3 Insufficient cpu. preemption: 0/3 nodes are available: 3 No preemption victims found for incoming pod.";
+    assert!(out.contains(&format!("pending at the end: default/huge: Unschedulable: {message}")), "{out}");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["pending_pods"][0]["pod"], "default/huge");
+    assert_eq!(summary["pending_pods"][0]["message"], message);
+    let events = std::fs::read_to_string(dir.path().join("events.csv")).unwrap();
+    assert!(events.starts_with("first_seen_s,last_seen_s,count,type,reason,object,namespace,message,source,host,name\n"), "{events}");
+    let failed: Vec<&str> = events.lines().filter(|l| l.contains(",Warning,FailedScheduling,pod/huge,default,")).collect();
+    assert_eq!(failed.len(), 1, "one Event, counted on: {events}");
+    assert!(failed[0].contains(message) && failed[0].contains(",default-scheduler,"), "{events}");
+    assert!(events.contains(",Normal,Scheduled,pod/small,default,Successfully assigned default/small to worker-"), "{events}");
+}
+
+/// Issue 10 (fuzzing): a kind spelled as kubectl would accept it, and a
+/// phase no pod has, are errors with a position, not silently accepted.
+#[test]
+fn checks_name_kinds_and_phases_as_manifests_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/too-big.yaml")).unwrap();
+    for (edit, expected) in [
+        (base.replace("count: {kind: Pod, phase: Pending}", "count: {kind: pod, phase: Pending}"), "kind \"pod\": write it as a manifest's kind does, `Pod`"),
+        (base.replace("count: {kind: Pod, phase: Pending}", "count: {kind: Pod, phase: Bogus}"), "unknown pod phase \"Bogus\"; expected one of Pending, Running, Succeeded, Failed, Unknown"),
+        (base.replace("count: {kind: Event, reason: Scheduled}", "count: {kind: Pod, reason: Scheduled}"), "`reason` applies to Events only"),
+    ] {
+        let p = dir.path().join("s.yaml");
+        std::fs::write(&p, edit).unwrap();
+        let o = kubesim(&["validate", p.to_str().unwrap()]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{out}");
+        assert!(out.contains(expected), "expected {expected:?} in {out}");
+        assert!(out.contains("s.yaml:") && !out.contains(":0:0"), "a position: {out}");
+    }
+}

@@ -54,6 +54,8 @@ mod tests {
             node: None,
             ready: None,
             deleting: None,
+            condition: None,
+            reason: None,
         };
         let check = CountCheck { name: "c".into(), at: SimTime::ZERO, until: None, filter, expect: Comparison::Equals(1) };
         let out = evaluate(&check, objs.iter());
@@ -61,5 +63,39 @@ mod tests {
         assert_eq!(out.observed, 1);
         let strict = CountCheck { expect: Comparison::AtLeast(2), ..check };
         assert!(!evaluate(&strict, objs.iter()).ok);
+    }
+
+    /// Issue 10: checks filter on conditions, and count Events by reason.
+    #[test]
+    fn counts_by_condition_and_by_event_reason() {
+        use crate::model::event::Event;
+        use crate::model::meta::Condition;
+        use crate::scenario::schema::ConditionFilterSpec;
+        let mut pending = Pod { metadata: ObjectMeta { name: "p".into(), namespace: "default".into(), ..Default::default() }, ..Default::default() };
+        pending.status.conditions.push(Condition { type_: "PodScheduled".into(), status: "False".into(), reason: "Unschedulable".into(), ..Default::default() });
+        let mut scheduled = pending.clone();
+        scheduled.metadata.name = "q".into();
+        scheduled.status.conditions[0] = Condition { type_: "PodScheduled".into(), status: "True".into(), ..Default::default() };
+        let event = |reason: &str| Object::from(Event { reason: reason.into(), ..Default::default() });
+        let objs = [Object::from(pending), Object::from(scheduled), event("FailedScheduling"), event("Scheduled"), event("FailedScheduling")];
+        let filter = |kind, condition, reason: Option<&str>| ObjectFilter {
+            kind,
+            namespace: None,
+            selector: None,
+            phase: None,
+            bound: None,
+            node: None,
+            ready: None,
+            deleting: None,
+            condition,
+            reason: reason.map(str::to_string),
+        };
+        let count = |f: ObjectFilter| evaluate(&CountCheck { name: "c".into(), at: SimTime::ZERO, until: None, filter: f, expect: Comparison::AtLeast(0) }, objs.iter()).observed;
+        let unschedulable = ConditionFilterSpec { type_: "PodScheduled".into(), status: Some("False".into()), reason: Some("Unschedulable".into()) };
+        assert_eq!(count(filter(Kind::Pod, Some(unschedulable), None)), 1);
+        let any_scheduled = ConditionFilterSpec { type_: "PodScheduled".into(), status: None, reason: None };
+        assert_eq!(count(filter(Kind::Pod, Some(any_scheduled), None)), 2);
+        assert_eq!(count(filter(Kind::Event, None, Some("FailedScheduling"))), 2);
+        assert_eq!(count(filter(Kind::Event, None, None)), 3);
     }
 }

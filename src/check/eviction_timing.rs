@@ -1,8 +1,12 @@
 //! Eviction timing, from the store and who wrote to it:
 //!
-//! - `not-ready-before-grace`: the node lifecycle controller puts the
-//!   `unreachable` NoExecute taint on a node no sooner than the grace period
-//!   (50 s) after the node's last committed Lease renewal;
+//! - `not-ready-before-grace`: the node lifecycle controller decides a node
+//!   is unreachable (writes Ready=Unknown, whose lastTransitionTime is the
+//!   decision's time, then taints it) no sooner than the grace period (50 s)
+//!   after the node's last Lease renewal committed before that decision. A
+//!   renewal that commits between the decision and the taint (a slow etcd
+//!   delays both) does not make the taint early: upstream's tainting pass
+//!   reads the Ready condition, not the Lease;
 //! - `early-eviction`: the taint-eviction controller deletes a pod no sooner
 //!   than its tolerationSeconds after the NoExecute taint was added.
 //!
@@ -23,12 +27,14 @@ use crate::model::{Node, Object};
 use crate::time::SimTime;
 
 const SLACK: Duration = Duration::from_secs(1);
+/// Renewals remembered per node: enough to reach back past a slow etcd's backlog.
+const RENEWALS_KEPT: usize = 32;
 
 #[derive(Default)]
 pub struct EvictionTiming {
     nodes: BTreeMap<String, std::sync::Arc<Node>>,
-    /// Commit times of each node's last two Lease renewals (newest last).
-    last_renewal: BTreeMap<String, [SimTime; 2]>,
+    /// Commit times of each node's recent Lease renewals (oldest first).
+    renewals: BTreeMap<String, std::collections::VecDeque<SimTime>>,
     deleting: BTreeMap<String, bool>,
     grace: Duration,
 }
@@ -41,8 +47,11 @@ impl EvictionTiming {
     pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, actor: &str, out: &mut Vec<Violation>) {
         match &ev.object {
             Object::Lease(l) if l.metadata.namespace == LEASE_NAMESPACE && ev.type_ != WatchEventType::Deleted => {
-                let r = self.last_renewal.entry(l.metadata.name.clone()).or_insert([now, now]);
-                *r = [r[1], now];
+                let r = self.renewals.entry(l.metadata.name.clone()).or_default();
+                r.push_back(now);
+                if r.len() > RENEWALS_KEPT {
+                    r.pop_front();
+                }
             }
             Object::Node(n) => {
                 let name = n.metadata.name.clone();
@@ -52,13 +61,22 @@ impl EvictionTiming {
                 }
                 let had = self.nodes.get(&name).is_some_and(|old| old.spec.taints.iter().any(|t| t.key == TAINT_UNREACHABLE && t.effect == TaintEffect::NoExecute));
                 let has = n.spec.taints.iter().any(|t| t.key == TAINT_UNREACHABLE && t.effect == TaintEffect::NoExecute);
+                // When the controller decided: its Ready=Unknown's transition time.
+                let decided = n
+                    .status
+                    .conditions
+                    .iter()
+                    .find(|c| c.type_ == "Ready" && c.status == "Unknown")
+                    .and_then(|c| c.last_transition_time)
+                    .map_or(now, |t| t.to_sim().min(now));
                 if has && !had && actor == node_lifecycle::NAME
-                    && let Some(renewals) = self.last_renewal.get(&name)
-                    // A renewal committed within the slack is one the controller could not have seen yet.
-                    && let renewed = if now.since(renewals[1]) < SLACK { renewals[0] } else { renewals[1] }
-                    && now + SLACK < renewed + self.grace
+                    && let Some(renewals) = self.renewals.get(&name)
+                    // The last renewal it could have seen: committed before the decision, by more than the slack
+                    // (one committed within it had not reached the controller yet).
+                    && let Some(&renewed) = renewals.iter().rev().find(|&&r| r + SLACK <= decided).or(renewals.front())
+                    && decided + SLACK < renewed + self.grace
                 {
-                    let message = format!("node {name} was tainted unreachable {:.1}s after its last Lease renewal, before the {}s grace period", now.since(renewed).as_secs_f64(), self.grace.as_secs());
+                    let message = format!("node {name} was found unreachable {:.1}s after its last Lease renewal, before the {}s grace period", decided.since(renewed).as_secs_f64(), self.grace.as_secs());
                     out.push(Violation { check: "not-ready-before-grace".into(), t: now, event_index: index, message, objects: vec![format!("nodes/{name}")] });
                 }
                 self.nodes.insert(name, n.clone());
@@ -145,6 +163,24 @@ mod tests {
         e.observe(SimTime::from_millis(59_999), 1, &ev(lease()), "kubelet/n1", &mut out);
         e.observe(SimTime::from_secs(60), 2, &ev(tainted_node(60)), node_lifecycle::NAME, &mut out);
         assert!(out.is_empty(), "{out:?}");
+    }
+
+    /// etcd-slowdown: the controller decided at 55 s (nothing renewed since
+    /// 0 s), a delayed renewal committed at 60 s, the taint at 80 s. Upstream
+    /// taints on the Ready condition too: not a violation. Deciding at 40 s is.
+    #[test]
+    fn a_renewal_committed_after_the_decision_does_not_make_the_taint_early() {
+        for (decided_s, ok) in [(55, true), (40, false)] {
+            let mut e = EvictionTiming::new();
+            let mut out = Vec::new();
+            e.observe(SimTime::from_secs(0), 0, &ev(lease()), "kubelet/n1", &mut out);
+            e.observe(SimTime::from_secs(60), 1, &ev(lease()), "kubelet/n1", &mut out);
+            let Object::Node(mut n) = tainted_node(80) else { unreachable!() };
+            let ltt = crate::model::meta::Timestamp::from_sim(SimTime::from_secs(decided_s));
+            std::sync::Arc::make_mut(&mut n).status.conditions.push(crate::model::meta::Condition { type_: "Ready".into(), status: "Unknown".into(), last_transition_time: Some(ltt), ..Default::default() });
+            e.observe(SimTime::from_secs(80), 2, &ev(Object::Node(n)), node_lifecycle::NAME, &mut out);
+            assert_eq!(out.is_empty(), ok, "decided at {decided_s}: {out:?}");
+        }
     }
 
     #[test]

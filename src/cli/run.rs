@@ -40,6 +40,13 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
     println!("simulated: {} in {wall:.3}s wall, {} events", kubesim::time::format_duration(until), summary.events);
     let m = &summary.metrics;
     println!("cluster: {} nodes ({} ready), {} pods ({} pending, {} running, {} bound)", m.nodes, m.nodes_ready, m.pods, m.pods_pending, m.pods_running, m.pods_bound);
+    const SHOWN: usize = 5;
+    for p in summary.pending_pods.iter().take(SHOWN) {
+        println!("pending at the end: {}: {}: {}", p.pod, p.reason, p.message);
+    }
+    if summary.pending_pods.len() > SHOWN {
+        println!("pending at the end: … and {} more (summary.json lists them all)", summary.pending_pods.len() - SHOWN);
+    }
     for c in &summary.checks {
         match &c.not_evaluated {
             Some(why) => println!("check {}: NOT EVALUATED: {why}", c.name),

@@ -98,11 +98,19 @@ pub trait Reconciler {
     fn stats(&self) -> Vec<(&'static str, u64)> {
         Vec::new()
     }
+    /// One write of a `Step::Sequence` answered (`index` in the sequence),
+    /// before the next is sent.
+    fn sequence_answered(&mut self, _now: SimTime, _key: &Self::Key, _index: usize, _result: &Result<Object, ApiError>) {}
+    /// The controller's event recorder, if it records events; the host
+    /// sends what it recorded after each input and takes its answers.
+    fn recorder(&mut self) -> Option<&mut crate::control::events::EventRecorder> {
+        None
+    }
 }
 
 enum Running<S> {
     Batch { stage: S, results: Vec<Option<Result<Object, ApiError>>>, pending: usize },
-    Sequence { rest: VecDeque<WriteOp>, requeue_after: Option<Duration> },
+    Sequence { rest: VecDeque<WriteOp>, requeue_after: Option<Duration>, answered: usize },
 }
 
 /// Runs a `Reconciler` as a component.
@@ -151,7 +159,7 @@ impl<R: Reconciler> Host<R> {
                     };
                     let id = out.write(first);
                     self.calls.insert(id, (key.clone(), 0));
-                    self.running.insert(key, Running::Sequence { rest, requeue_after });
+                    self.running.insert(key, Running::Sequence { rest, requeue_after, answered: 0 });
                     return;
                 }
                 Step::Done { requeue_after } => {
@@ -187,7 +195,9 @@ impl<R: Reconciler> Host<R> {
                 let step = self.r.resume(now, &key, stage, results, view, &mut keys);
                 self.apply(now, key, step, view, out);
             }
-            Running::Sequence { rest, requeue_after } => {
+            Running::Sequence { rest, requeue_after, answered } => {
+                self.r.sequence_answered(now, &key, *answered, &result);
+                *answered += 1;
                 if result.is_err() {
                     self.running.remove(&key);
                     self.apply(now, key, Step::Failed, view, out);
@@ -248,6 +258,12 @@ impl<R: Reconciler> Component for Host<R> {
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
+        if let Input::WriteResult { id, result } = &input
+            && let Some(recorder) = self.r.recorder()
+            && recorder.answered(*id, result, out)
+        {
+            return;
+        }
         match input {
             Input::Synced => {
                 let mut keys = Keys { queue: &mut self.queue, now };
@@ -266,5 +282,8 @@ impl<R: Reconciler> Component for Host<R> {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
         }
         self.pump(now, view, out);
+        if let Some(recorder) = self.r.recorder() {
+            recorder.flush(out);
+        }
     }
 }

@@ -93,6 +93,10 @@ pub trait Resource: Clone + Default + fmt::Debug + Serialize + DeserializeOwned 
     fn liveness_problem(&self, _now: SimTime) -> Option<String> {
         None
     }
+    /// `status.conditions`, for kinds that have them.
+    fn conditions(&self) -> &[meta::Condition] {
+        &[]
+    }
     /// The scale subresource's `spec.replicas`, if the kind has one.
     fn replicas_mut(&mut self) -> Option<&mut Option<i32>> {
         None
@@ -196,6 +200,7 @@ macro_rules! kinds {
                 match (self, old) { $((Object::$kind(n), Object::$kind(o)) => n.validate_update(o, errs),)* _ => {} }
             }
             pub fn liveness_problem(&self, now: SimTime) -> Option<String> { match self { $(Object::$kind(o) => o.liveness_problem(now)),* } }
+            pub fn conditions(&self) -> &[meta::Condition] { match self { $(Object::$kind(o) => o.conditions()),* } }
             /// With the scale subresource: a copy with `spec.replicas` set; None if the kind has none.
             pub fn with_replicas(&self, replicas: i32) -> Option<Object> {
                 let mut next = self.clone();

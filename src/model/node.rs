@@ -101,6 +101,9 @@ impl super::Resource for Node {
     const NAMESPACED: bool = false;
     const GARBAGE_COLLECTED: bool = false;
     crate::spec_status_resource!();
+    fn conditions(&self) -> &[super::meta::Condition] {
+        &self.status.conditions
+    }
     fn set_defaults(&mut self) {
         defaults(self);
     }

@@ -444,6 +444,9 @@ impl super::Resource for Pod {
     const NAMESPACED: bool = true;
     const GARBAGE_COLLECTED: bool = true;
     crate::spec_status_resource!();
+    fn conditions(&self) -> &[super::meta::Condition] {
+        &self.status.conditions
+    }
     fn set_defaults(&mut self) {
         defaults(self);
     }

@@ -6,6 +6,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::check::{CheckOutcome, Violation};
+use crate::model::Object;
 use crate::sim::world::RunOutcome;
 
 /// Final values of the headline metrics.
@@ -50,6 +51,9 @@ pub struct Summary {
     /// anywhere and after the original is edited.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scenario_copy: Option<String>,
+    /// Pods still Pending at the end, with the reason.
+    #[serde(default)]
+    pub pending_pods: Vec<PendingPod>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,7 +167,70 @@ pub fn write_run(dir: &Path, summary: &Summary, outcome: &RunOutcome) -> Result<
         w.write_record(["namespace", "name", "uid", "node", "created_s", "scheduled_s", "started_s", "ready_s", "deleted_s"]).map_err(|e| io_err(&p, e))?;
     }
     w.flush().map_err(|e| io_err(&p, e))?;
+
+    let p = dir.join("events.csv");
+    let mut w = csv::Writer::from_path(&p).map_err(|e| io_err(&p, e))?;
+    w.write_record(EVENT_COLUMNS).map_err(|e| io_err(&p, e))?;
+    for row in event_rows(&outcome.final_events) {
+        w.write_record(&row).map_err(|e| io_err(&p, e))?;
+    }
+    w.flush().map_err(|e| io_err(&p, e))?;
     Ok(())
+}
+
+const EVENT_COLUMNS: [&str; 11] = ["first_seen_s", "last_seen_s", "count", "type", "reason", "object", "namespace", "message", "source", "host", "name"];
+
+/// The Events of a run, oldest first (as `kubectl get events --sort-by=.firstTimestamp`).
+pub fn event_rows(events: &[Object]) -> Vec<[String; 11]> {
+    let secs = |t: Option<crate::model::meta::Timestamp>| t.map_or(String::new(), |t| format!("{:.3}", t.to_sim().as_secs_f64()));
+    let mut rows: Vec<(Option<crate::model::meta::Timestamp>, [String; 11])> = events
+        .iter()
+        .filter_map(Object::as_event)
+        .map(|e| {
+            let io = &e.involved_object;
+            let row = [
+                secs(e.first_timestamp),
+                secs(e.last_timestamp),
+                e.count.to_string(),
+                e.type_.clone(),
+                e.reason.clone(),
+                format!("{}/{}", io.kind.to_lowercase(), io.name),
+                e.metadata.namespace.clone(),
+                e.message.clone(),
+                e.source.component.clone(),
+                e.source.host.clone(),
+                e.metadata.name.clone(),
+            ];
+            (e.first_timestamp, row)
+        })
+        .collect();
+    rows.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1[10].cmp(&b.1[10])));
+    rows.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A pod still Pending when the run ended, and why (its PodScheduled
+/// condition, as `kubectl describe pod` shows it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PendingPod {
+    pub pod: String,
+    pub reason: String,
+    pub message: String,
+}
+
+pub fn pending_pods(pods: &[Object]) -> Vec<PendingPod> {
+    pods.iter()
+        .filter_map(Object::as_pod)
+        .filter(|p| p.status.phase.is_empty() || p.status.phase == "Pending")
+        .filter(|p| !p.metadata.is_deleting())
+        .map(|p| {
+            let pod = format!("{}/{}", p.metadata.namespace, p.metadata.name);
+            match p.status.conditions.iter().find(|c| c.type_ == "PodScheduled" && c.status == "False") {
+                Some(c) => PendingPod { pod, reason: c.reason.clone(), message: c.message.clone() },
+                None if p.is_bound() => PendingPod { pod, reason: "ContainersNotStarted".into(), message: format!("bound to {}; its containers have not all started", p.spec.node_name) },
+                None => PendingPod { pod, reason: "NotYetScheduled".into(), message: "the scheduler has not tried it yet".into() },
+            }
+        })
+        .collect()
 }
 
 /// Writes `report.svg`: the run's timeline with faults and checks marked.

@@ -19,6 +19,8 @@ use crate::time::{SimTime, format_duration};
 use crate::yamlpos::{PathSeg, SourceError, decode_at, locate_nearest};
 use schema::*;
 
+/// The phases a pod can be in (core/v1 PodPhase).
+pub const POD_PHASES: &[&str] = &["Pending", "Running", "Succeeded", "Failed", "Unknown"];
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 pub const HOSTNAME_LABEL: &str = "kubernetes.io/hostname";
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
@@ -77,6 +79,9 @@ pub struct ObjectFilter {
     pub node: Option<String>,
     pub ready: Option<bool>,
     pub deleting: Option<bool>,
+    pub condition: Option<schema::ConditionFilterSpec>,
+    /// Events: the reason.
+    pub reason: Option<String>,
 }
 
 impl ObjectFilter {
@@ -94,7 +99,13 @@ impl ObjectFilter {
         if self.deleting.is_some_and(|d| d != m.is_deleting()) {
             return false;
         }
+        if let Some(want) = &self.condition
+            && !o.conditions().iter().any(|c| c.type_ == want.type_ && want.status.as_ref().is_none_or(|s| *s == c.status) && want.reason.as_ref().is_none_or(|r| *r == c.reason))
+        {
+            return false;
+        }
         match o {
+            Object::Event(e) => self.reason.as_ref().is_none_or(|r| *r == e.reason),
             Object::Pod(p) => {
                 self.phase.as_ref().is_none_or(|ph| *ph == p.status.phase)
                     && self.bound.is_none_or(|b| b == p.is_bound())
@@ -171,8 +182,14 @@ impl Loader<'_> {
         SourceError::at(&self.file, locate_nearest(self.text, 0, path), message)
     }
 
+    /// A kind as a manifest spells it (`Pod`): a near miss (`pod`, `pods`) is
+    /// an error that names the spelling, never silently accepted.
     fn kind_at(&self, name: &str, path: &[PathSeg]) -> Result<Kind, SourceError> {
-        Kind::from_name(name).ok_or_else(|| self.err(path, format!("unknown kind {name:?}; expected one of {}", Kind::expected_list())))
+        match Kind::from_name(name) {
+            Some(k) if k.name() == name => Ok(k),
+            Some(k) => Err(self.err(path, format!("kind {name:?}: write it as a manifest's kind does, `{}`", k.name()))),
+            None => Err(self.err(path, format!("unknown kind {name:?}; expected one of {}", Kind::expected_list()))),
+        }
     }
 
     /// The object an action names, with its kind checked.
@@ -384,6 +401,23 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         if !matches!(kind, Kind::Pod | Kind::Node) && c.count.ready.is_some() {
             return Err(l.err(&[&path[..], &[key("count")]].concat(), "`ready` applies to Pods and Nodes only"));
         }
+        if kind != Kind::Event && c.count.reason.is_some() {
+            return Err(l.err(&[&path[..], &[key("count"), key("reason")]].concat(), "`reason` applies to Events only (a condition's reason goes in `condition`)"));
+        }
+        if c.count.condition.is_some() && !matches!(kind, Kind::Pod | Kind::Node | Kind::Deployment | Kind::ReplicaSet) {
+            return Err(l.err(&[&path[..], &[key("count"), key("condition")]].concat(), format!("{} has no status.conditions; `condition` applies to Pods, Nodes, Deployments and ReplicaSets", kind.name())));
+        }
+        if let Some(cond) = &c.count.condition
+            && let Some(s) = &cond.status
+            && !["True", "False", "Unknown"].contains(&s.as_str())
+        {
+            return Err(l.err(&[&path[..], &[key("count"), key("condition"), key("status")]].concat(), format!("condition status {s:?}: expected \"True\", \"False\" or \"Unknown\" (quoted, or YAML reads true as a boolean)")));
+        }
+        if let Some(ph) = &c.count.phase
+            && !POD_PHASES.contains(&ph.as_str())
+        {
+            return Err(l.err(&[&path[..], &[key("count"), key("phase")]].concat(), format!("unknown pod phase {ph:?}; expected one of {}", POD_PHASES.join(", "))));
+        }
         if c.at.0 > duration {
             return Err(l.err(&[&path[..], &[key("at")]].concat(), format!("at {} is after the scenario's duration {}", format_duration(c.at.0), format_duration(duration))));
         }
@@ -396,6 +430,8 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             node: c.count.node.clone(),
             ready: c.count.ready,
             deleting: c.count.deleting,
+            condition: c.count.condition.clone(),
+            reason: c.count.reason.clone(),
         };
         if let Some(u) = c.until
             && (u < c.at || u.0 > duration)

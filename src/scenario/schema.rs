@@ -244,4 +244,22 @@ pub struct CountSpec {
     /// Whether the object carries a deletionTimestamp.
     #[serde(default)]
     pub deleting: Option<bool>,
+    /// Objects with status.conditions (Pods, Nodes, Deployments, ReplicaSets):
+    /// a condition of this type, with this status and reason if given.
+    #[serde(default)]
+    pub condition: Option<ConditionFilterSpec>,
+    /// Events only: the reason (`FailedScheduling`, `SuccessfulCreate`, …).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConditionFilterSpec {
+    #[serde(rename = "type")]
+    pub type_: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub reason: Option<String>,
 }

@@ -150,6 +150,8 @@ pub struct RunOutcome {
     /// Nodes and pods in the store when the run ended.
     pub final_nodes: Vec<Object>,
     pub final_pods: Vec<Object>,
+    /// Events in the store when the run ended (events.csv).
+    pub final_events: Vec<Object>,
     /// Each component's counters, by component name.
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
 }
@@ -698,7 +700,9 @@ impl World {
         let component_stats = self.core.stats();
         let final_nodes = self.core.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
         let final_pods = self.core.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
+        let final_events = self.core.api.list(Kind::Event, None).map(|(o, _)| o).unwrap_or_default();
         RunOutcome {
+            final_events,
             final_nodes,
             final_pods,
             seed: self.seed,

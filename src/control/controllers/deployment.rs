@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::api::{ApiError, DeleteOptions, WatchEvent};
+use crate::control::events::{EventRecorder, reference_to};
 use crate::control::host::{Keys, Reconciler, Step};
 use crate::control::{Cache, WriteOp};
 use crate::model::deployment::IntOrString;
@@ -62,8 +63,13 @@ fn same_template(rs: &ReplicaSet, d: &Deployment) -> bool {
 /// `--concurrent-deployment-syncs`.
 pub const WORKERS: usize = 5;
 
-#[derive(Default)]
 pub struct DeploymentController {
+    /// ScalingReplicaSet, recorded once a scale write succeeded.
+    recorder: EventRecorder,
+    /// Per write of the sync being planned: the ScalingReplicaSet message it earns.
+    planned: Vec<Option<String>>,
+    /// Per Deployment in a sync: its reference and the planned messages, by write.
+    announcing: BTreeMap<Key, (crate::model::event::ObjectReference, Vec<Option<String>>)>,
     /// Per Deployment: when it last made progress (for progressDeadlineSeconds).
     progress: BTreeMap<Key, SimTime>,
     last_available: BTreeMap<Key, i32>,
@@ -73,20 +79,32 @@ pub struct DeploymentController {
 
 impl DeploymentController {
     pub fn new() -> Self {
-        Self::default()
+        DeploymentController {
+            recorder: EventRecorder::new(NAME, ""),
+            planned: Vec::new(),
+            announcing: BTreeMap::new(),
+            progress: BTreeMap::new(),
+            last_available: BTreeMap::new(),
+            requeue_after: None,
+        }
     }
 
     fn write(&mut self, op: WriteOp, out: &mut Vec<WriteOp>) {
+        self.write_announcing(op, None, out);
+    }
+
+    fn write_announcing(&mut self, op: WriteOp, scaled: Option<String>, out: &mut Vec<WriteOp>) {
         out.push(op);
+        self.planned.push(scaled);
     }
 
     fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Vec<WriteOp>) {
-        if rs.spec.replicas == Some(replicas) {
-            return;
-        }
+        let Some(old) = rs.spec.replicas.filter(|&r| r != replicas).or(rs.spec.replicas.is_none().then_some(0)) else { return };
         let mut next = rs.clone();
         next.spec.replicas = Some(replicas);
-        self.write(WriteOp::Update(next.into()), out);
+        let direction = if old < replicas { "up" } else { "down" };
+        let message = format!("Scaled {direction} replica set {} from {old} to {replicas}", rs.metadata.name);
+        self.write_announcing(WriteOp::Update(next.into()), Some(message), out);
     }
 
     fn new_replicaset(&self, d: &Deployment, hash: &str, rev: i64, replicas: i32) -> ReplicaSet {
@@ -152,7 +170,8 @@ impl DeploymentController {
                 (desired + surge - old_total).clamp(0, desired)
             };
             let rs = self.new_replicaset(d, &hash, max_rev + 1, replicas);
-            self.write(WriteOp::Create(rs.into()), out);
+            let message = (replicas > 0).then(|| format!("Scaled up replica set {} from 0 to {replicas}", rs.metadata.name));
+            self.write_announcing(WriteOp::Create(rs.into()), message, out);
             self.progress.insert(key.clone(), now);
             return;
         };
@@ -327,6 +346,20 @@ impl Reconciler for DeploymentController {
         *self = DeploymentController::new();
     }
 
+    fn recorder(&mut self) -> Option<&mut EventRecorder> {
+        Some(&mut self.recorder)
+    }
+
+    /// A write of the sync's sequence answered: a successful scale is announced.
+    fn sequence_answered(&mut self, now: SimTime, key: &Key, index: usize, result: &Result<Object, ApiError>) {
+        if result.is_ok()
+            && let Some((about, planned)) = self.announcing.get(key)
+            && let Some(Some(message)) = planned.get(index)
+        {
+            self.recorder.normal(now, about.clone(), "ScalingReplicaSet", message.clone());
+        }
+    }
+
     fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
         for d in view.deployments().iter() {
             keys.add((d.metadata.namespace.clone(), d.metadata.name.clone()));
@@ -358,8 +391,18 @@ impl Reconciler for DeploymentController {
     /// answered; the first failure fails the sync.
     fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
         self.requeue_after = None;
+        self.planned.clear();
         let mut ops = Vec::new();
         self.sync(now, key, view, &mut ops);
+        let planned = std::mem::take(&mut self.planned);
+        match view.deployments().get(&key.0, &key.1) {
+            Some(d) if planned.iter().any(Option::is_some) => {
+                self.announcing.insert(key.clone(), (reference_to(&**d), planned));
+            }
+            _ => {
+                self.announcing.remove(key);
+            }
+        }
         Step::Sequence { ops, requeue_after: self.requeue_after.take() }
     }
 

@@ -25,11 +25,19 @@ use crate::api::{ApiError, WatchEvent};
 use crate::control::host::{Keys, Reconciler, Step};
 use crate::control::{Cache, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
+use crate::control::events::{EventRecorder, reference_to};
+use crate::model::event::ObjectReference;
 use crate::model::node::{Node, Taint, TaintEffect};
 use crate::model::{Kind, Object};
 use crate::time::SimTime;
 
 pub const NAME: &str = "node-lifecycle-controller";
+/// What one monitor pass takes. Upstream runs `monitorNodeHealth` under
+/// `wait.Until`, which waits the period *after* each pass, and a pass takes
+/// real time, so passes are never exactly 5 s apart: the 10th pass after the
+/// one that saw a renewal is already past `probe + 50 s` (`now.After`). With
+/// passes of zero virtual time the strict comparison would hold one pass later.
+pub const MONITOR_PASS_DURATION: Duration = Duration::from_micros(100);
 pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -101,6 +109,13 @@ pub struct NodeLifecycleController {
     /// Nodes with a write in flight (how many).
     busy_nodes: BTreeMap<String, u32>,
     started: bool,
+    /// NodeNotReady, on the node and on each pod MarkPodsNotReady touches.
+    recorder: EventRecorder,
+}
+
+/// `RecordNodeStatusChange`'s reference: a Node, whose uid is its name.
+fn node_ref(name: &str) -> ObjectReference {
+    ObjectReference { kind: "Node".into(), name: name.into(), uid: name.into(), ..Default::default() }
 }
 
 fn zone_of(n: &Node) -> String {
@@ -120,7 +135,7 @@ fn ready_status(n: &Node) -> &str {
 
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, busy_nodes: BTreeMap::new(), started: false }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, busy_nodes: BTreeMap::new(), started: false, recorder: EventRecorder::new(NAME, "") }
     }
 
     /// One write per node at a time: a second write from the same cached
@@ -148,19 +163,6 @@ impl NodeLifecycleController {
         qps_for(&self.config, state, zone_size)
     }
 
-    /// Updates one node's probe time from its Lease and Ready heartbeat.
-    fn observe_node(&mut self, now: SimTime, name: &str, view: &Cache) {
-        let Some(n) = view.get(Kind::Node, "", name).and_then(Object::as_node) else { return };
-        let lease = view.get(Kind::Lease, "kube-node-lease", name).and_then(Object::as_lease).and_then(|l| l.spec.renew_time);
-        let beat = n.status.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.last_heartbeat_time);
-        let h = self.health.entry(name.to_string()).or_insert_with(|| Health { probe: now, lease_renew: lease, heartbeat: beat });
-        if lease != h.lease_renew || beat != h.heartbeat {
-            h.probe = now;
-            h.lease_renew = lease;
-            h.heartbeat = beat;
-        }
-    }
-
     /// Updates probe times from what the kubelets wrote.
     fn observe(&mut self, now: SimTime, view: &Cache) {
         for n in view.nodes().iter() {
@@ -169,10 +171,14 @@ impl NodeLifecycleController {
             let beat = n.status.conditions.iter().find(|c| c.type_ == "Ready").and_then(|c| c.last_heartbeat_time);
             match self.health.get_mut(name) {
                 Some(h) => {
-                    if lease != h.lease_renew || beat != h.heartbeat {
+                    // A changed Ready heartbeat, or a Lease renewed *later* than the one seen.
+                    if beat != h.heartbeat {
+                        h.probe = now;
+                        h.heartbeat = beat;
+                    }
+                    if lease.is_some() && (h.lease_renew.is_none() || h.lease_renew < lease) {
                         h.probe = now;
                         h.lease_renew = lease;
-                        h.heartbeat = beat;
                     }
                 }
                 None => {
@@ -209,6 +215,9 @@ impl NodeLifecycleController {
                     c.last_transition_time = ts;
                 }
                 updated.status.conditions = conds;
+                if status == "True" {
+                    self.recorder.normal(now, node_ref(name), "NodeNotReady", format!("Node {name} status is now: NodeNotReady"));
+                }
                 self.write(name, WriteOp::UpdateStatus(updated.into()), out);
                 readiness.push(("Unknown", true));
                 continue;
@@ -253,6 +262,7 @@ impl NodeLifecycleController {
             for cs in &mut p.status.container_statuses {
                 cs.ready = false;
             }
+            self.recorder.warning(now, reference_to(&p), "NodeNotReady", "Node is not ready".into());
             out.push(WriteOp::UpdateStatus(p.into()));
         }
     }
@@ -378,6 +388,11 @@ impl Reconciler for NodeLifecycleController {
         self.zones.clear();
         self.busy_nodes.clear();
         self.started = false;
+        self.recorder = EventRecorder::new(NAME, "");
+    }
+
+    fn recorder(&mut self) -> Option<&mut EventRecorder> {
+        Some(&mut self.recorder)
     }
 
     fn on_synced(&mut self, now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
@@ -388,13 +403,9 @@ impl Reconciler for NodeLifecycleController {
         }
     }
 
-    fn on_event(&mut self, now: SimTime, ev: &WatchEvent, _view: &Cache, keys: &mut Keys<Key>) {
-        // Only the node this event is about (a Lease is named after its node).
-        match &ev.object {
-            Object::Node(n) => self.observe_node(now, &n.metadata.name, _view),
-            Object::Lease(l) if l.metadata.namespace == "kube-node-lease" => self.observe_node(now, &l.metadata.name, _view),
-            _ => {}
-        }
+    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, _view: &Cache, keys: &mut Keys<Key>) {
+        // The probe clock is not moved here: upstream's tryUpdateNodeHealth
+        // moves it at the monitor pass that sees a renewal.
         // A status change (ours or the kubelet's) moves the taints right away.
         if let Object::Node(n) = &ev.object
             && self.started
@@ -455,7 +466,7 @@ impl Reconciler for NodeLifecycleController {
         }
     }
 
-    fn resume(&mut self, _now: SimTime, key: &Key, written: Written, results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<Written> {
+    fn resume(&mut self, _now: SimTime, key: &Key, written: Written, results: Vec<Result<Object, ApiError>>, _view: &Cache, keys: &mut Keys<Key>) -> Step<Written> {
         let Written { nodes, mut rest } = written;
         let failed = results.iter().any(Result::is_err);
         if !failed && let Some(next) = rest.pop_front() {
@@ -463,9 +474,14 @@ impl Reconciler for NodeLifecycleController {
         }
         for name in &nodes {
             self.written(name);
+            // processTaintBaseEviction follows the pass's status write of the
+            // node (its watch event may have arrived while the write was in flight).
+            if *key == Key::Monitor {
+                keys.add(Key::Node(name.clone()));
+            }
         }
         match key {
-            Key::Monitor => Step::after(self.config.monitor_period),
+            Key::Monitor => Step::after(self.config.monitor_period + MONITOR_PASS_DURATION),
             _ if failed => Step::Failed,
             _ => Step::done(),
         }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use crate::api::{ApiError, DeleteOptions, WatchEvent, WatchEventType};
 use crate::control::host::{Keys, Reconciler, Step};
+use crate::control::events::{EventRecorder, reference_to};
 use crate::control::{Cache, WriteOp};
 use crate::model::meta::OwnerReference;
 use crate::model::pod::Pod;
@@ -79,9 +80,10 @@ impl Counts {
     }
 }
 
-#[derive(Default)]
 pub struct ReplicaSetController {
     expectations: BTreeMap<Key, Expectations>,
+    /// SuccessfulCreate / FailedCreate / SuccessfulDelete / FailedDelete (pod_control.go).
+    recorder: EventRecorder,
     /// Status counts per ReplicaSet uid, kept from pod events so a sync does
     /// not scan the ReplicaSet's pods (the same numbers `calculateStatus`
     /// derives from them; checked against a scan in debug builds).
@@ -94,7 +96,13 @@ pub struct ReplicaSetController {
 
 impl ReplicaSetController {
     pub fn new() -> Self {
-        Self::default()
+        ReplicaSetController {
+            expectations: BTreeMap::new(),
+            recorder: EventRecorder::new(NAME, ""),
+            counts: BTreeMap::new(),
+            contributions: BTreeMap::new(),
+            templates: BTreeMap::new(),
+        }
     }
 
     fn satisfied(&self, key: &Key, now: SimTime) -> bool {
@@ -252,6 +260,10 @@ impl Reconciler for ReplicaSetController {
         *self = ReplicaSetController::new();
     }
 
+    fn recorder(&mut self) -> Option<&mut EventRecorder> {
+        Some(&mut self.recorder)
+    }
+
     fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
         for rs in view.replicasets().iter() {
             keys.add((rs.metadata.namespace.clone(), rs.metadata.name.clone()));
@@ -327,9 +339,15 @@ impl Reconciler for ReplicaSetController {
         Self::update_status(&rs, status, false)
     }
 
-    fn resume(&mut self, _now: SimTime, key: &Key, stage: Stage, results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<Stage> {
+    fn resume(&mut self, now: SimTime, key: &Key, stage: Stage, results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<Stage> {
         match stage {
             Stage::Creating { rs, status, left, next } => {
+                for r in &results {
+                    match r {
+                        Ok(pod) => self.recorder.normal(now, reference_to(&*rs), "SuccessfulCreate", format!("Created pod: {}", pod.meta().name)),
+                        Err(e) => self.recorder.warning(now, reference_to(&*rs), "FailedCreate", format!("Error creating: {e}")),
+                    }
+                }
                 let failed = results.iter().filter(|r| r.is_err()).count();
                 // A failed create will never be observed; neither will the skipped ones.
                 for _ in 0..failed {
@@ -350,9 +368,16 @@ impl Reconciler for ReplicaSetController {
             Stage::Deleting { rs, status, pods } => {
                 let mut failed = false;
                 for (pod, result) in pods.iter().zip(&results) {
-                    if let Err(e) = result {
-                        self.deletion_observed(key, pod);
-                        failed |= !e.is_not_found();
+                    match result {
+                        Ok(_) => self.recorder.normal(now, reference_to(&*rs), "SuccessfulDelete", format!("Deleted pod: {}", pod.1)),
+                        Err(e) => {
+                            self.deletion_observed(key, pod);
+                            // A pod already gone is not a failure (DeletePod ignores NotFound).
+                            if !e.is_not_found() {
+                                self.recorder.warning(now, reference_to(&*rs), "FailedDelete", format!("Error deleting: {e}"));
+                            }
+                            failed |= !e.is_not_found();
+                        }
                     }
                 }
                 Self::update_status(&rs, status, failed)

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::control::events::EventRecorder;
 use crate::api::{ApiError, DeleteOptions, WatchEvent, WatchEventType};
 use crate::control::host::{Keys, Reconciler, Step};
 use crate::control::{Cache, WriteOp};
@@ -55,10 +56,17 @@ struct Scheduled {
 /// Pods handled at once (the controller's `UpdateWorkerSize`).
 pub const WORKERS: usize = 8;
 
-#[derive(Default)]
 pub struct TaintEvictionController {
     scheduled: BTreeMap<Key, Scheduled>,
     pub evictions: u64,
+    /// TaintManagerEviction, before each deletion (`emitPodDeletionEvent`).
+    recorder: EventRecorder,
+}
+
+impl Default for TaintEvictionController {
+    fn default() -> Self {
+        TaintEvictionController { scheduled: BTreeMap::new(), evictions: 0, recorder: EventRecorder::new(NAME, "") }
+    }
 }
 
 impl TaintEvictionController {
@@ -89,6 +97,11 @@ impl Reconciler for TaintEvictionController {
 
     fn restart(&mut self) {
         self.scheduled.clear();
+        self.recorder = EventRecorder::new(NAME, "");
+    }
+
+    fn recorder(&mut self) -> Option<&mut EventRecorder> {
+        Some(&mut self.recorder)
     }
 
     fn on_synced(&mut self, _now: SimTime, view: &Cache, keys: &mut Keys<Key>) {
@@ -136,6 +149,8 @@ impl Reconciler for TaintEvictionController {
         if trigger > now {
             return Step::after(trigger.since(now));
         }
+        let about = crate::model::event::ObjectReference { kind: "Pod".into(), api_version: "v1".into(), namespace: key.0.clone(), name: key.1.clone(), ..Default::default() };
+        self.recorder.normal(now, about, "TaintManagerEviction", format!("Marking for deletion Pod {}/{}", key.0, key.1));
         let options = DeleteOptions { precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() };
         Step::Call { ops: vec![WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options }], then: () }
     }

@@ -30,6 +30,8 @@ use std::time::Duration;
 
 use crate::api::{DeleteOptions, WatchEventType};
 use crate::control::scheduler::resources::{Resource, pod_requests};
+use crate::control::events::EventRecorder;
+use crate::model::event::ObjectReference;
 use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::meta::{Condition, Timestamp};
 use crate::model::pod::{Container, ContainerStatus, PHASE_RUNNING, Pod, Probe};
@@ -92,6 +94,8 @@ struct PodWorker {
     rejected: Option<(String, String)>,
     /// A sync is already planned for this time.
     sync_at: Option<SimTime>,
+    /// Containers whose image was just pulled for them (their "Pulled" is said).
+    pulled: BTreeSet<String>,
 }
 
 impl PodWorker {
@@ -118,6 +122,27 @@ pub struct Kubelet {
     restarted: u64,
     rejected: u64,
     orphans_killed: u64,
+    /// Pulling/Pulled, Created, Started, Killing, BackOff, Unhealthy, admission rejections.
+    recorder: EventRecorder,
+    /// Image pulls in flight: (pod uid, image) → (started, the container it is for).
+    pulls: BTreeMap<(String, String), (SimTime, String)>,
+}
+
+/// A reference to one container of a pod, as kubelet events carry it.
+fn container_ref(w: &PodWorker, container: &str) -> ObjectReference {
+    ObjectReference {
+        kind: "Pod".into(),
+        namespace: w.namespace.clone(),
+        name: w.name.clone(),
+        uid: w.uid.clone(),
+        api_version: "v1".into(),
+        field_path: format!("spec.containers{{{container}}}"),
+        ..Default::default()
+    }
+}
+
+fn pod_ref(w: &PodWorker) -> ObjectReference {
+    ObjectReference { field_path: String::new(), ..container_ref(w, "") }
 }
 
 impl Kubelet {
@@ -139,6 +164,8 @@ impl Kubelet {
             restarted: 0,
             rejected: 0,
             orphans_killed: 0,
+            recorder: EventRecorder::new("kubelet", node),
+            pulls: BTreeMap::new(),
         }
     }
 
@@ -222,7 +249,7 @@ impl Kubelet {
     }
 
     /// A pod bound here that the kubelet has not seen before: admit it or reject it.
-    fn adopt(&mut self, p: &Pod, view: &Cache) {
+    fn adopt(&mut self, now: SimTime, p: &Pod, view: &Cache) {
         let uid = &p.metadata.uid;
         // A finished pod needs nothing, unless it is being deleted (the kubelet confirms that).
         if self.workers.contains_key(uid) || (p.is_terminal() && !p.metadata.is_deleting()) {
@@ -247,6 +274,8 @@ impl Kubelet {
             }
             if let Err(r) = admission::admit(p, node, &used, count) {
                 self.rejected += 1;
+                // rejectPod: a Warning with the admission failure's reason and message.
+                self.recorder.warning(now, pod_ref(&w), &r.0, r.1.clone());
                 w.rejected = Some(r);
             }
         }
@@ -290,11 +319,19 @@ impl Kubelet {
         for c in &p.spec.containers {
             match w.containers.get(&c.name) {
                 None if !self.images.contains(&c.image) => {
-                    if !ops.iter().any(|o| matches!(o, RuntimeOp::PullImage { image } if *image == c.image)) {
+                    let pull_key = (uid.to_string(), c.image.clone());
+                    if !ops.iter().any(|o| matches!(o, RuntimeOp::PullImage { image } if *image == c.image)) && !self.pulls.contains_key(&pull_key) {
+                        self.recorder.normal(now, container_ref(w, &c.name), "Pulling", format!("Pulling image {:?}", c.image));
+                        self.pulls.insert(pull_key, (now, c.name.clone()));
                         ops.push(RuntimeOp::PullImage { image: c.image.clone() });
                     }
                 }
-                None => ops.push(create_op(&sandbox, c, w.restarts.get(&c.name).copied().unwrap_or(0))),
+                None => {
+                    if !w.pulled.remove(&c.name) {
+                        self.recorder.normal(now, container_ref(w, &c.name), "Pulled", format!("Container image {:?} already present on machine", c.image));
+                    }
+                    ops.push(create_op(&sandbox, c, w.restarts.get(&c.name).copied().unwrap_or(0)))
+                }
                 Some(info) => match info.state {
                     ContainerState::Created => ops.push(RuntimeOp::StartContainer { container: info.id.clone() }),
                     ContainerState::Running => {}
@@ -303,7 +340,11 @@ impl Kubelet {
                             let key = (uid.to_string(), c.name.clone());
                             let finished = info.finished_at.unwrap_or(now);
                             match self.backoff.wait_until(&key, now, finished) {
-                                Some(until) => retry_at = Some(retry_at.map_or(until, |r: SimTime| r.min(until))),
+                                Some(until) => {
+                                    let message = format!("Back-off restarting failed container {} in pod {}_{}({})", c.name, w.name, w.namespace, w.uid);
+                                    self.recorder.warning(now, container_ref(w, &c.name), "BackOff", message);
+                                    retry_at = Some(retry_at.map_or(until, |r: SimTime| r.min(until)))
+                                }
                                 None => {
                                     self.backoff.next(key, finished);
                                     ops.push(RuntimeOp::RemoveContainer { container: info.id.clone() });
@@ -332,6 +373,11 @@ impl Kubelet {
         if !running.is_empty() {
             if pod.is_none() {
                 self.orphans_killed += 1;
+            }
+            for id in &running {
+                if let Some(c) = w.containers.values().find(|c| c.id == *id) {
+                    self.recorder.normal(now, container_ref(w, &c.name), "Killing", format!("Stopping container {}", c.name));
+                }
             }
             for id in running {
                 self.runtime(Some(uid), RuntimeOp::StopContainer { container: id, timeout_s: grace }, out);
@@ -438,9 +484,15 @@ impl Kubelet {
                 w.containers.clear();
             }
             (RuntimeOp::PullImage { image }, Ok(_)) => {
+                if let Some((started, container)) = self.pulls.remove(&(uid.clone(), image.clone())) {
+                    let took = now.since(started);
+                    self.recorder.normal(now, container_ref(w, &container), "Pulled", format!("Successfully pulled image {image:?} in {took:?} ({took:?} including waiting)"));
+                    w.pulled.insert(container);
+                }
                 self.images.insert(image);
             }
             (RuntimeOp::CreateContainer { sandbox, name, image, attempt, .. }, Ok(RuntimeReply::Container(cid))) => {
+                self.recorder.normal(now, container_ref(w, &name), "Created", format!("Created container: {name}"));
                 let info = ContainerInfo::created(cid, sandbox, uid.clone(), name.clone(), image, attempt);
                 w.containers.insert(name, info);
             }
@@ -449,6 +501,7 @@ impl Kubelet {
                     c.state = ContainerState::Running;
                     c.started_at = Some(now);
                     let name = c.name.clone();
+                    self.recorder.normal(now, container_ref(w, &name), "Started", format!("Started container {name}"));
                     self.schedule_probes(now, &uid, &name, &container, view, out);
                 }
             }
@@ -560,6 +613,10 @@ impl Kubelet {
             *runs = (0, runs.1 + 1);
         }
         let (succ, fail) = *runs;
+        if !ok {
+            let probe_type = if readiness { "Readiness" } else { "Liveness" };
+            self.recorder.warning(now, container_ref(w, &name), "Unhealthy", format!("{probe_type} probe failed: the simulated probe failed"));
+        }
         let mut kill = false;
         if readiness {
             let was = w.ready.get(&container).copied().unwrap_or(false);
@@ -570,6 +627,7 @@ impl Kubelet {
         }
         if kill {
             // Liveness failed: the container is killed and restarted per its policy.
+            self.recorder.normal(now, container_ref(w, &name), "Killing", format!("Container {name} failed liveness probe, will be restarted"));
             let grace = w.grace_s;
             self.runtime(Some(&uid), RuntimeOp::StopContainer { container, timeout_s: grace }, out);
             return;
@@ -604,7 +662,7 @@ impl Kubelet {
     fn sync_all(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
         let pods: Vec<Pod> = view.pods().on_node(&self.node).map(|p| (**p).clone()).collect();
         for p in &pods {
-            self.adopt(p, view);
+            self.adopt(now, p, view);
         }
         let uids: Vec<String> = self.workers.keys().cloned().collect();
         for uid in uids {
@@ -760,6 +818,18 @@ impl Component for Kubelet {
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
+        if let Input::WriteResult { id, result } = &input
+            && self.recorder.answered(*id, result, out)
+        {
+            return;
+        }
+        self.handle_input(now, input, view, out);
+        self.recorder.flush(out);
+    }
+}
+
+impl Kubelet {
+    fn handle_input(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
         match input {
             Input::Synced => {
                 if self.runtime_synced {
@@ -778,7 +848,7 @@ impl Component for Kubelet {
                 }
                 let uid = p.metadata.uid.clone();
                 if ev.type_ != WatchEventType::Deleted && p.spec.node_name == self.node {
-                    self.adopt(p, view);
+                    self.adopt(now, p, view);
                 }
                 self.sync(now, &uid, view, out);
             }

@@ -22,12 +22,15 @@ use super::cycle::{CycleOptions, schedule};
 use super::framework::{NodeInfo, PodInfo, Snapshot};
 use super::profile::SchedulerConfig;
 use crate::api::{DeleteOptions, WatchEventType};
+use crate::control::events::{EventRecorder, reference_to};
 use crate::control::{Cache, Component, Input, Outbox, RequestId, WriteOp};
 use crate::model::pod::Pod;
 use crate::model::{Kind, Object, ObjectRef};
 use crate::time::SimTime;
 
 pub const NAME: &str = "scheduler";
+/// The reporting component of the scheduler's Events (the default profile's name).
+pub const EVENT_SOURCE: &str = "default-scheduler";
 /// `podMaxInUnschedulablePodsDuration` and the flush period.
 pub const UNSCHEDULABLE_MAX: Duration = Duration::from_secs(300);
 pub const FLUSH_PERIOD: Duration = Duration::from_secs(30);
@@ -47,6 +50,21 @@ pub struct SchedulerStats {
 struct Waiting {
     since: SimTime,
     attempts: u32,
+    /// The pod as it failed, to tell its own changes from status writes.
+    pod: Arc<Pod>,
+}
+
+/// `isPodUpdated`: a change beyond resourceVersion, generation, status and
+/// finalizers (the scheduler's own condition write is not one).
+fn pod_updated(old: &Pod, new: &Pod) -> bool {
+    let strip = |p: &Pod| {
+        let mut m = p.metadata.clone();
+        m.resource_version.clear();
+        m.generation = 0;
+        m.finalizers.clear();
+        m
+    };
+    old.spec != new.spec || strip(old) != strip(new)
 }
 
 pub struct Scheduler {
@@ -69,7 +87,28 @@ pub struct Scheduler {
     binds: BTreeMap<RequestId, Key>,
     next_wake: Option<SimTime>,
     last_flush: SimTime,
+    /// Scheduled / FailedScheduling.
+    recorder: EventRecorder,
+    /// The failure handler's pod status update in flight: upstream's
+    /// `handleSchedulingFailure` makes it from the scheduling goroutine, so
+    /// the next pod is not scheduled until it answered.
+    status_update: Option<RequestId>,
     pub stats: SchedulerStats,
+}
+
+/// The events API's note limit (`truncateMessage`).
+const NOTE_LENGTH_LIMIT: usize = 1024;
+
+fn truncate_message(m: &str) -> String {
+    if m.len() <= NOTE_LENGTH_LIMIT {
+        return m.to_string();
+    }
+    let suffix = " ...";
+    let mut end = NOTE_LENGTH_LIMIT - suffix.len();
+    while !m.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{suffix}", &m[..end])
 }
 
 fn key_of(p: &Pod) -> Key {
@@ -95,6 +134,8 @@ impl Scheduler {
             binds: BTreeMap::new(),
             next_wake: None,
             last_flush: SimTime::ZERO,
+            recorder: EventRecorder::new(EVENT_SOURCE, ""),
+            status_update: None,
             stats: SchedulerStats::default(),
         }
     }
@@ -224,7 +265,12 @@ impl Scheduler {
             self.forget_queued(&key);
             return;
         }
-        if self.unschedulable.contains_key(&key) && ev_type == WatchEventType::Modified {
+        if let Some(w) = self.unschedulable.get(&key)
+            && ev_type == WatchEventType::Modified
+        {
+            if !pod_updated(&w.pod, p) {
+                return;
+            }
             // The pod itself changed: try it again.
             if let Some(w) = self.unschedulable.remove(&key) {
                 self.queued.insert(key.clone(), w.attempts);
@@ -238,6 +284,9 @@ impl Scheduler {
     }
 
     fn schedule_next(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) -> bool {
+        if self.status_update.is_some() {
+            return false;
+        }
         let Some((_, key)) = self.active.pop_first() else { return false };
         let Some(Object::Pod(pod)) = view.get(Kind::Pod, &key.0, &key.1).cloned() else {
             self.queued.remove(&key);
@@ -271,24 +320,57 @@ impl Scheduler {
             }
             None => {
                 self.stats.unschedulable_attempts += 1;
-                if let Some(nom) = d.nominated {
+                if let Some(nom) = &d.nominated {
                     self.stats.preemptions += 1;
                     for (ns, name, uid) in &nom.victims {
                         self.stats.victims += 1;
                         let options = DeleteOptions { precondition_uid: Some(uid.clone()), ..Default::default() };
                         out.write(WriteOp::Delete { target: ObjectRef::new(Kind::Pod, ns, name), options });
                     }
-                    if pod.status.nominated_node_name != nom.nominated_node {
-                        let mut nominated = (*pod).clone();
-                        nominated.status.nominated_node_name = nom.nominated_node.clone();
-                        out.write(WriteOp::UpdateStatus(nominated.into()));
-                    }
                 }
+                self.failed(now, &pod, d.message.as_deref().unwrap_or_default(), d.nominated.as_ref().map(|n| n.nominated_node.as_str()), out);
                 self.queued.insert(key.clone(), attempts);
-                self.unschedulable.insert(key, Waiting { since: now, attempts });
+                self.unschedulable.insert(key, Waiting { since: now, attempts, pod: pod.clone() });
             }
         }
         true
+    }
+
+    /// `handleSchedulingFailure`: a FailedScheduling Event, then the pod's
+    /// PodScheduled=False/Unschedulable condition with the same message
+    /// (and its nominated node) if either changed — a call the scheduler
+    /// waits for before it schedules the next pod.
+    fn failed(&mut self, now: SimTime, pod: &Pod, message: &str, nominated: Option<&str>, out: &mut Outbox) {
+        self.recorder.warning(now, reference_to(pod), "FailedScheduling", truncate_message(message));
+        let mut next = pod.clone();
+        let old = pod.status.conditions.iter().find(|c| c.type_ == "PodScheduled");
+        let condition = crate::model::meta::Condition {
+            type_: "PodScheduled".into(),
+            status: "False".into(),
+            reason: "Unschedulable".into(),
+            message: message.to_string(),
+            // podutil.UpdatePodCondition: the transition time moves only when the status does.
+            last_transition_time: match old {
+                Some(c) if c.status == "False" => c.last_transition_time,
+                _ => Some(crate::model::meta::Timestamp::from_sim(now)),
+            },
+            ..Default::default()
+        };
+        let condition_changed = old != Some(&condition);
+        let nominated_changed = nominated.is_some_and(|n| n != pod.status.nominated_node_name);
+        if !condition_changed && !nominated_changed {
+            return;
+        }
+        match next.status.conditions.iter_mut().find(|c| c.type_ == "PodScheduled") {
+            Some(c) => *c = condition,
+            None => next.status.conditions.push(condition),
+        }
+        if let Some(n) = nominated {
+            next.status.nominated_node_name = n.to_string();
+        }
+        // A patch upstream: applied whatever the pod's resourceVersion now is.
+        next.metadata.resource_version.clear();
+        self.status_update = Some(out.write(WriteOp::UpdateStatus(next.into())));
     }
 
     fn schedule_wake(&mut self, now: SimTime, out: &mut Outbox) {
@@ -363,6 +445,11 @@ impl Component for Scheduler {
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
+        if let Input::WriteResult { id, result } = &input
+            && self.recorder.answered(*id, result, out)
+        {
+            return;
+        }
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
@@ -395,6 +482,18 @@ impl Component for Scheduler {
                 _ => {}
             },
             Input::WriteResult { id, result } => {
+                if self.status_update == Some(id) {
+                    self.status_update = None;
+                }
+                if let Some(key) = self.binds.get(&id)
+                    && let Ok(bound) = &result
+                {
+                    let node = bound.as_pod().map(|p| p.spec.node_name.as_str()).unwrap_or_default();
+                    let message = format!("Successfully assigned {}/{} to {node}", key.0, key.1);
+                    if let Some(p) = bound.as_pod() {
+                        self.recorder.normal(now, reference_to(p), "Scheduled", message);
+                    }
+                }
                 if let Some(key) = self.binds.remove(&id)
                     && result.is_err()
                 {
@@ -415,6 +514,7 @@ impl Component for Scheduler {
         }
         while self.schedule_next(now, view, out) {}
         self.schedule_wake(now, out);
+        self.recorder.flush(out);
     }
 }
 

@@ -76,7 +76,15 @@ mod host {
             Effect::Write { op, .. } => Some((op.verb(), op.target().kind)),
             _ => None,
         }).collect();
-        assert_eq!(next, [("update-status", Kind::Deployment)]);
+        // The scale succeeded, so it is announced (fire-and-forget, beside the sync's calls).
+        assert_eq!(next, [("update-status", Kind::Deployment), ("create", Kind::Event)]);
+        let announced = out.effects().iter().find_map(|e| match e {
+            Effect::Write { op: WriteOp::Create(Object::Event(ev)), .. } => Some(ev.clone()),
+            _ => None,
+        }).unwrap();
+        assert_eq!(announced.reason, "ScalingReplicaSet");
+        assert_eq!(announced.message, format!("Scaled up replica set {} from 2 to 4", current_rs(&d, 2).metadata.name));
+        assert_eq!((announced.involved_object.kind.as_str(), announced.involved_object.name.as_str()), ("Deployment", "web"));
     }
 
     /// A failed write ends the sync (the status is not written) and the key

@@ -228,12 +228,22 @@ fn the_host_runs_five_syncs_at_once_and_one_step_after_another() {
     // Answering rs-0's create lets its sync make its next batch (1 left).
     let (id, _) = first[0].clone();
     host.handle(SimTime::ZERO, Input::WriteResult { id, result: Ok(pod_from_template(&rs(1)).into()) }, &view, &mut out);
-    let next: Vec<String> = out
-        .drain()
+    let sent: Vec<Effect> = out.drain().collect();
+    let next: Vec<String> = sent
+        .iter()
         .filter_map(|e| match e {
-            Effect::Write { op: WriteOp::Create(o), .. } => Some(o.meta().generate_name.clone()),
+            Effect::Write { op: WriteOp::Create(o @ Object::Pod(_)), .. } => Some(o.meta().generate_name.clone()),
             _ => None,
         })
         .collect();
     assert_eq!(next, ["rs-0-"]);
+    // The answered create is announced: SuccessfulCreate on the ReplicaSet (pod_control.go).
+    let events: Vec<(String, String)> = sent
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Write { op: WriteOp::Create(Object::Event(ev)), .. } => Some((ev.reason.clone(), ev.involved_object.kind.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events, [("SuccessfulCreate".to_string(), "ReplicaSet".to_string())]);
 }
