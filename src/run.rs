@@ -65,6 +65,13 @@ pub fn with_plan(scenario: &Scenario, spec: &crate::scenario::swarm::SwarmSpec, 
     Ok(s)
 }
 
+/// What `run` does before the first event — nodes and objects created
+/// through the API in order — without running: `validate`'s last check.
+pub fn check_setup(scenario: &Scenario) -> Result<(), String> {
+    let explicit = explicit_scenario(scenario, scenario.seed)?;
+    World::from_scenario(explicit.as_ref(), scenario.seed, SimTime::ZERO + scenario.duration, Vec::new(), false).map(|_| ()).map_err(|e| e.to_string())
+}
+
 pub fn file_sha256(path: &std::path::Path) -> String {
     let bytes = std::fs::read(path).unwrap_or_default();
     Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()

@@ -17,14 +17,28 @@ pub struct Position {
 }
 
 /// An error in a user's file: where, and what was expected.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{file}:{line}:{column}: {message}")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceError {
     pub file: String,
     pub line: usize,
     pub column: usize,
     pub message: String,
 }
+
+/// `file:line:column: message`, or `file: message` when the error has no
+/// position (the file could not be read at all).
+impl std::fmt::Display for SourceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let message = shorten_quoted(&self.message);
+        if self.line == 0 {
+            write!(f, "{}: {message}", self.file)
+        } else {
+            write!(f, "{}:{}:{}: {message}", self.file, self.line, self.column)
+        }
+    }
+}
+
+impl std::error::Error for SourceError {}
 
 impl SourceError {
     pub fn at(file: &str, pos: Position, message: impl Into<String>) -> SourceError {
@@ -38,8 +52,65 @@ impl SourceError {
         if let Some(idx) = message.rfind(" at line ") {
             message.truncate(idx);
         }
-        SourceError { file: file.to_string(), line, column, message }
+        SourceError { file: file.to_string(), line, column, message: in_user_terms(&message) }
     }
+}
+
+/// The longest quoted value an error echoes back whole.
+const QUOTED_MAX: usize = 120;
+
+/// Cuts quoted values (`"…"` or `` `…` ``) longer than `QUOTED_MAX`
+/// characters: an error about a megabyte value should not print it.
+pub fn shorten_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(4096));
+    let mut rest = message;
+    while let Some(start) = rest.find(['"', '`']) {
+        let quote = rest[start..].chars().next().unwrap_or('"');
+        out.push_str(&rest[..=start]);
+        let after = &rest[start + 1..];
+        let Some(len) = after.find(quote) else {
+            rest = after;
+            continue;
+        };
+        let inner = &after[..len];
+        let chars = inner.chars().count();
+        if chars > QUOTED_MAX {
+            out.extend(inner.chars().take(QUOTED_MAX / 2));
+            out.push_str(&format!("… ({chars} characters)"));
+        } else {
+            out.push_str(inner);
+        }
+        out.push(quote);
+        rest = &after[len + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// serde's words for what was expected, in the words of the file's format:
+/// no Rust type names.
+fn in_user_terms(message: &str) -> String {
+    const UNTAGGED: &[(&str, &str)] = &[
+        ("IntOrString", "an integer or a percentage such as \"25%\""),
+        ("Repr", "a duration such as 30s, 5m or 1h30m"),
+    ];
+    let mut m = message.to_string();
+    for (name, words) in UNTAGGED {
+        m = m.replace(&format!("data did not match any variant of untagged enum {name}"), &format!("expected {words}"));
+    }
+    if m.contains("data did not match any variant of untagged enum") {
+        m = "the value has none of the forms this field accepts".into();
+    }
+    // "expected struct CountSpec" → "expected a mapping (key: value)".
+    while let Some(i) = m.find("expected struct ") {
+        let end = m[i + 16..].find(|c: char| !c.is_alphanumeric() && c != '_').map_or(m.len(), |e| i + 16 + e);
+        m.replace_range(i..end, "expected a mapping (key: value, …)");
+    }
+    while let Some(i) = m.find("expected tuple struct ") {
+        let end = m[i + 22..].find(|c: char| !c.is_alphanumeric() && c != '_').map_or(m.len(), |e| i + 22 + e);
+        m.replace_range(i..end, "expected a value of another form");
+    }
+    m
 }
 
 /// One step into a YAML document.

@@ -253,3 +253,83 @@ fn checks_name_kinds_and_phases_as_manifests_do() {
         assert!(out.contains("s.yaml:") && !out.contains(":0:0"), "a position: {out}");
     }
 }
+
+/// Issue 10: each finding of the fuzzing run, as a regression: exit 2
+/// within seconds, a position where the file has one, and words a user
+/// understands (no Rust type names, no megabyte echoes).
+#[test]
+fn fuzz_findings_are_clear_errors_in_bounded_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = "kind: Scenario\nname: f\nseed: 1\nduration: 1m\ncluster:\n  nodePools:\n  - {name: w, count: 2, capacity: {cpu: \"4\", memory: 8Gi, pods: \"110\"}}\n";
+    let pod = |name: &str| format!("- manifest: {{apiVersion: v1, kind: Pod, metadata: {{name: {name}}}, spec: {{containers: [{{name: c, image: x}}]}}}}\n");
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("huge node pool", base.replace("count: 2", "count: 1000000000").into_bytes(), "f.yaml:7:15: the node pools add up to 1000000000 nodes; a scenario has at most 200000"),
+        ("negative capacity", base.replace("cpu: \"4\"", "cpu: \"-4\"").into_bytes(), "f.yaml:7:5: Node \"w-0\" is invalid: [status.capacity[cpu]: Invalid value: \"-4\": must be greater than or equal to 0"),
+        ("invalid pool label", base.replace("capacity: {cpu", "labels: {\"bad key!\": x}, capacity: {cpu").into_bytes(), "f.yaml:7:5: Node \"w-0\" is invalid: metadata.labels: Invalid value: \"bad key!\""),
+        ("duplicate objects", format!("{base}objects:\n{}{}", pod("p"), pod("p")).into_bytes(), "f.yaml:10:3: pods/default/p is defined twice (first at"),
+        ("restart without crash", format!("{base}timeline:\n- {{at: 10s, restartNode: {{node: w-0}}}}\n").into_bytes(), "f.yaml:9:13: restartNode \"w-0\": the node is not down then"),
+        (
+            "swarm fault every 1ms",
+            format!("{base}swarm:\n  faultsFrom: 1s\n  faultsUntil: 20s\n  livenessWithin: 30s\n  faults:\n  - {{kind: crashNode, every: 1ms, duration: {{constant: 1s}}}}\n").into_bytes(),
+            "every 1ms draws about 19000 faults between faultsFrom and faultsUntil; at most 10000",
+        ),
+        ("empty file", Vec::new(), "f.yaml:1:1: the file is empty; expected a scenario"),
+        ("invalid UTF-8", b"kind: Scenario\nname: \xff\xfe\n".to_vec(), "f.yaml:2:7: not UTF-8 text"),
+        ("a Rust type name", format!("{base}checks:\n- {{name: c, at: 10s, count: 5, equals: 1}}\n").into_bytes(), "f.yaml:9:29: checks[0].count: invalid type: integer `5`, expected a mapping (key: value, …)"),
+        ("a megabyte value", format!("{base}checks:\n- {{name: c, at: 10s, count: {{kind: {}}}, equals: 1}}\n", "X".repeat(1_000_000)).into_bytes(), "… (1000000 characters)"),
+        (
+            "negative replicas",
+            format!("{base}objects:\n- manifest: {{apiVersion: apps/v1, kind: ReplicaSet, metadata: {{name: web}}, spec: {{replicas: -3, selector: {{matchLabels: {{a: b}}}}, template: {{metadata: {{labels: {{a: b}}}}, spec: {{containers: [{{name: c, image: x}}]}}}}}}}}\n").into_bytes(),
+            "f.yaml:9:3: ReplicaSet \"web\" is invalid: spec.replicas: Invalid value: -3: must be greater than or equal to 0",
+        ),
+        (
+            "repeated pluginConfig",
+            b"apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\nprofiles:\n- pluginConfig:\n  - {name: NodeResourcesFit, args: {scoringStrategy: {type: MostAllocated}}}\n  - {name: NodeResourcesFit, args: {scoringStrategy: {type: LeastAllocated}}}\n".to_vec(),
+            "f.yaml:6:5: profiles[0].pluginConfig[1]: Duplicate value: \"NodeResourcesFit\"",
+        ),
+    ];
+    for (name, text, expected) in cases {
+        let p = dir.path().join("f.yaml");
+        std::fs::write(&p, &text).unwrap();
+        let started = std::time::Instant::now();
+        let o = kubesim(&["validate", p.to_str().unwrap()]);
+        let out = text(&o);
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{name}: took {:?}", started.elapsed());
+        assert_eq!(o.status.code(), Some(2), "{name}: {out}");
+        assert!(out.contains(expected), "{name}: expected {expected:?} in:\n{}", &out[..out.len().min(2000)]);
+        assert!(out.len() < 5000, "{name}: the error echoes {} bytes", out.len());
+        assert!(!out.contains("panicked") && !out.contains("struct ") && !out.contains("untagged enum"), "{name}: {out}");
+    }
+}
+
+/// Issue 10: command-line edges a newcomer trips on.
+#[test]
+fn flags_a_newcomer_gets_wrong_are_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for (args, expected) in [
+        (vec!["run", "scenarios/deployment-scale.yaml", "--seed", "-1"], "\"-1\": seeds are unsigned (0 to 18446744073709551615)"),
+        (vec!["sweep", "scenarios/deployment-scale.yaml", "--seeds", "5..1"], "\"5..1\": the range is backwards; write the smaller seed first, 1..5"),
+        (vec!["sweep", "scenarios/deployment-scale.yaml", "--seeds", "1..18446744073709551615"], "is 18446744073709551615 seeds; one sweep runs at most 1000000"),
+        (vec!["sweep", "scenarios/deployment-scale.yaml", "--seeds", "0..18446744073709551615"], "is 18446744073709551616 seeds"),
+        (vec!["run", "scenarios/no-such-file.yaml"], "scenarios/no-such-file.yaml: cannot read: No such file or directory"),
+    ] {
+        let o = kubesim(&args);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.contains(expected), "{args:?}: expected {expected:?} in {out}");
+        assert!(!out.contains(":0:0") && !out.contains("panicked"), "{out}");
+    }
+    // The last seed is u64::MAX: one run, and the sweep ends.
+    let o = kubesim(&["sweep", "scenarios/deployment-scale.yaml", "--seeds", "18446744073709551615..18446744073709551615", "--out", d]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("1 of 1 seeds passed"), "{}", text(&o));
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert!(csv.lines().nth(1).is_some_and(|l| l.starts_with("18446744073709551615,true,")), "{csv}");
+    #[cfg(not(feature = "live"))]
+    {
+        let o = kubesim(&["live", "run", "scenarios/live-smoke.yaml"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o).contains("built without live mode") && text(&o).contains("--features live"), "{}", text(&o));
+    }
+}

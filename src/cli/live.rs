@@ -43,7 +43,7 @@ pub enum LiveCommand {
         /// Above 1: that many leader-elected schedulers and controller managers.
         #[arg(long, default_value_t = 1)]
         replicas: u32,
-        #[arg(long, default_value_t = 1)]
+        #[arg(long, default_value_t = 1, value_parser = super::parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
     /// One kubelet on containerd, until Ctrl-C; registers its Node if absent.
@@ -99,7 +99,7 @@ pub enum LiveCommand {
         /// Leave containers running on exit (default: remove every task, container and shim).
         #[arg(long)]
         keep: bool,
-        #[arg(long)]
+        #[arg(long, value_parser = super::parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
     },
 }

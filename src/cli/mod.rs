@@ -50,7 +50,7 @@ enum Command {
     Run {
         scenario: PathBuf,
         /// Master seed (default: the scenario's `seed`).
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: Option<u64>,
         /// Virtual time to run for, e.g. 90s or 10m (default: the scenario's `duration`).
         #[arg(long, value_parser = parse_duration_arg)]
@@ -63,7 +63,7 @@ enum Command {
     /// Minimise a failing swarm seed's fault plan into an explicit scenario.
     Shrink {
         scenario: PathBuf,
-        #[arg(long)]
+        #[arg(long, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
         /// Where to write the shrunk scenario (default: next to the original,
         /// as <name>-seed<N>-shrunk.yaml, so relative manifest paths still work).
@@ -118,13 +118,19 @@ enum Command {
         #[arg(long, value_enum, default_value = "json")]
         output: schedule::Output,
         /// Seed of the scheduler's tie-break stream.
-        #[arg(long, default_value_t = 0)]
+        #[arg(long, default_value_t = 0, value_parser = parse_seed, allow_hyphen_values = true)]
         seed: u64,
     },
     /// Live mode: the same components against a real etcd and containerd.
     #[cfg(feature = "live")]
     #[command(subcommand)]
     Live(live::LiveCommand),
+    /// Live mode (not in this build: it needs `--features live`).
+    #[cfg(not(feature = "live"))]
+    Live {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        args: Vec<String>,
+    },
     /// Parse and check scenarios or manifests without running anything.
     Validate {
         #[arg(required = true)]
@@ -139,12 +145,23 @@ fn parse_duration_arg(s: &str) -> Result<std::time::Duration, String> {
 fn parse_seed_range(s: &str) -> Result<(u64, u64), String> {
     let (a, b) = s.split_once("..").ok_or_else(|| format!("{s:?}: expected A..B, e.g. 1..50"))?;
     let b = b.strip_prefix('=').unwrap_or(b);
-    let a: u64 = a.trim().parse().map_err(|_| format!("{a:?} is not a seed (a non-negative integer)"))?;
-    let b: u64 = b.trim().parse().map_err(|_| format!("{b:?} is not a seed (a non-negative integer)"))?;
+    let a = parse_seed(a)?;
+    let b = parse_seed(b)?;
     if b < a {
-        return Err(format!("{s:?}: the range is empty ({b} < {a})"));
+        return Err(format!("{s:?}: the range is backwards; write the smaller seed first, {b}..{a}"));
     }
     Ok((a, b))
+}
+
+/// A seed: an unsigned 64-bit integer; a negative one is named as such.
+pub fn parse_seed(s: &str) -> Result<u64, String> {
+    s.trim().parse().map_err(|_| {
+        if s.trim().starts_with('-') {
+            format!("{s:?}: seeds are unsigned (0 to {})", u64::MAX)
+        } else {
+            format!("{s:?} is not a seed: expected an integer from 0 to {}", u64::MAX)
+        }
+    })
 }
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
@@ -155,6 +172,12 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Shrink { scenario, seed, out } => shrink::shrink(&scenario, seed, out),
         #[cfg(feature = "live")]
         Command::Live(cmd) => live::dispatch(cmd),
+        #[cfg(not(feature = "live"))]
+        Command::Live { .. } => Err(CliError::input(
+            "this kubesim was built without live mode. Build it with the `live` feature: \
+             `cargo build --release --features live` (needs protoc and the protobuf well-known types: \
+             apt-get install protobuf-compiler libprotobuf-dev), then run target/release/kubesim live …",
+        )),
         Command::Validate { files } => validate::validate(&files),
         Command::Compare { scenario, configs, seeds, out } => compare::compare(&scenario, &configs, seeds, out),
         Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),

@@ -1,6 +1,9 @@
 //! `kubesim sweep`: many seeds, one per thread. Each seed runs in its own
-//! world, so its result never depends on what ran beside it.
+//! world, so its result never depends on what ran beside it. Rows go to
+//! sweep.csv as seeds finish (an interrupted sweep keeps what it ran); the
+//! finished file is rewritten in seed order.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -8,6 +11,10 @@ use std::time::Duration;
 
 use super::{CliError, EXIT_CHECK_FAILED, EXIT_OK, load_scenario, progress};
 use kubesim::run::{replay_command, run_scenario};
+
+/// The most seeds one sweep runs (a million seeds of a small scenario is
+/// hours on a laptop; beyond that split the range).
+pub const MAX_SEEDS: u64 = 1_000_000;
 
 #[derive(serde::Serialize)]
 struct Row {
@@ -21,24 +28,39 @@ struct Row {
     replay: String,
 }
 
+fn csv_error(p: &Path, e: impl std::fmt::Display) -> CliError {
+    CliError::input(format!("cannot write {}: {e}", p.display()))
+}
+
 pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until: Option<Duration>, out: Option<PathBuf>) -> Result<u8, CliError> {
+    // How many seeds, without overflow (0..u64::MAX is 2^64 seeds).
+    let count = (last - first).checked_add(1).filter(|&n| n <= MAX_SEEDS).ok_or_else(|| {
+        CliError::input(format!("--seeds {first}..{last} is {} seeds; one sweep runs at most {MAX_SEEDS} (split the range)", u128::from(last - first) + 1))
+    })?;
     let scenario = load_scenario(path)?;
     let until = until.unwrap_or(scenario.duration);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let count = last - first + 1;
+    let dir = out.unwrap_or_else(|| PathBuf::from("results").join("runs").join(format!("{}-sweep", scenario.name)));
+    std::fs::create_dir_all(&dir).map_err(|e| CliError::input(format!("cannot write outputs into {}: {e}", dir.display())))?;
+    let csv_path = dir.join("sweep.csv");
+    let live = csv::Writer::from_path(&csv_path).map_err(|e| csv_error(&csv_path, e))?;
     println!("seeds: {first}..{last} ({count} runs, {jobs} jobs)");
-    let next = AtomicU64::new(first);
-    let rows: Mutex<Vec<Row>> = Mutex::new(Vec::with_capacity(count as usize));
+    // Seeds are handed out by index, so the last seed being u64::MAX cannot overflow.
+    let next = AtomicU64::new(0);
+    let rows: Mutex<Vec<Row>> = Mutex::new(Vec::new());
+    let live = Mutex::new(live);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let write_errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let bar = progress::bar(count, "seeds");
     std::thread::scope(|s| {
-        for _ in 0..jobs.min(count as usize) {
+        for _ in 0..(jobs as u64).min(count) {
             s.spawn(|| {
                 loop {
-                    let seed = next.fetch_add(1, Ordering::SeqCst);
-                    if seed > last {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= count {
                         break;
                     }
+                    let seed = first + i;
                     match run_scenario(&scenario, seed, until, false, &mut |_| {}) {
                         Ok(o) => {
                             let first_violation = o
@@ -46,6 +68,7 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
                                 .as_ref()
                                 .map(|s| s.to_string())
                                 .or_else(|| o.violations.first().map(|v| format!("{} at {}: {}", v.check, v.t, v.message)))
+                                .or_else(|| o.checks.iter().find_map(|c| c.not_evaluated.as_ref().map(|why| format!("{} not evaluated: {why}", c.name))))
                                 .unwrap_or_default();
                             let row = Row {
                                 seed,
@@ -57,6 +80,12 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
                                 first_violation,
                                 replay: replay_command(&scenario, seed, until),
                             };
+                            if let Ok(mut w) = live.lock()
+                                && let Err(e) = w.serialize(&row).and_then(|_| w.flush().map_err(csv::Error::from))
+                                && let Ok(mut errs) = write_errors.lock()
+                            {
+                                errs.push(e.to_string());
+                            }
                             if let Ok(mut r) = rows.lock() {
                                 r.push(row);
                             }
@@ -78,19 +107,22 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     if let Some(e) = errors.first() {
         return Err(CliError::input(format!("{}: {e}", path.display())));
     }
+    if let Some(e) = write_errors.into_inner().unwrap_or_default().first() {
+        return Err(csv_error(&csv_path, e));
+    }
     rows.sort_by_key(|r| r.seed);
     for r in &rows {
         println!("seed {:>6} {} {} {:>8} events", r.seed, if r.ok { "ok    " } else { "FAILED" }, &r.trace_sha256[..16], r.events);
     }
     let failing: Vec<&Row> = rows.iter().filter(|r| !r.ok).collect();
-    let dir = out.unwrap_or_else(|| PathBuf::from("results").join("runs").join(format!("{}-sweep", scenario.name)));
-    std::fs::create_dir_all(&dir).map_err(|e| CliError::input(format!("{}: {e}", dir.display())))?;
-    let csv_path = dir.join("sweep.csv");
-    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| CliError::input(format!("{}: {e}", csv_path.display())))?;
+    // The finished file, in seed order: written aside, then moved over the streamed one.
+    let sorted_path = dir.join("sweep.csv.tmp");
+    let mut w = csv::Writer::from_path(&sorted_path).map_err(|e| csv_error(&sorted_path, e))?;
     for r in &rows {
-        w.serialize(r).map_err(|e| CliError::input(format!("{}: {e}", csv_path.display())))?;
+        w.serialize(r).map_err(|e| csv_error(&sorted_path, e))?;
     }
-    w.flush().map_err(|e| CliError::input(format!("{}: {e}", csv_path.display())))?;
+    w.into_inner().map_err(|e| csv_error(&sorted_path, e))?.flush().map_err(|e| csv_error(&sorted_path, e))?;
+    std::fs::rename(&sorted_path, &csv_path).map_err(|e| csv_error(&csv_path, e))?;
     println!("{} of {} seeds passed; sweep.csv: {}", rows.len() - failing.len(), rows.len(), csv_path.display());
     if failing.is_empty() {
         return Ok(EXIT_OK);
@@ -98,8 +130,7 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     println!("\nfailing seeds:");
     println!("{:>8}  {:<60}  replay", "seed", "first violation");
     for r in &failing {
-        let mut v = r.first_violation.clone();
-        v.truncate(60);
+        let v: String = r.first_violation.chars().take(60).collect();
         println!("{:>8}  {:<60}  {}", r.seed, v, r.replay);
     }
     Ok(EXIT_CHECK_FAILED)

@@ -6,25 +6,41 @@ use super::{CliError, EXIT_BAD_INPUT, EXIT_OK};
 use kubesim::api::manifest;
 use kubesim::yamlpos::SourceError;
 
-fn is_scenario(text: &str) -> bool {
+/// The first document's `kind`, if it has one.
+fn first_kind(text: &str) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Kind {
         kind: Option<String>,
     }
     let first = serde_yaml::Deserializer::from_str(text).next();
-    first.and_then(|d| <Option<Kind> as serde::Deserialize>::deserialize(d).ok()).flatten().and_then(|k| k.kind).as_deref() == Some("Scenario")
+    first.and_then(|d| <Option<Kind> as serde::Deserialize>::deserialize(d).ok()).flatten().and_then(|k| k.kind)
 }
 
 fn check_file(path: &std::path::Path) -> Result<String, SourceError> {
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: path.display().to_string(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
-    if is_scenario(&text) {
-        let s = kubesim::scenario::load(path)?;
-        for w in &s.warnings {
-            eprintln!("{w}");
-        }
-        return Ok(format!("scenario {:?}: {} nodes, {} objects, {} timeline actions, {} checks", s.name, s.nodes.len(), s.objects.len(), s.timeline.len(), s.checks.len()));
+    let file = path.display().to_string();
+    let text = kubesim::scenario::read_source(path)?;
+    // Nothing but blank lines and comments: almost certainly not what was meant.
+    if text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#') || l.trim() == "---") {
+        return Err(SourceError { file, line: 1, column: 1, message: "the file is empty; expected a scenario (kind: Scenario), Kubernetes manifests or a KubeSchedulerConfiguration".into() });
     }
-    let m = manifest::parse(&text, &path.display().to_string())?;
+    match first_kind(&text).as_deref() {
+        Some("Scenario") => {
+            let s = kubesim::scenario::load(path)?;
+            for w in &s.warnings {
+                eprintln!("{w}");
+            }
+            // The same setup `run` does (objects created in order, admission, namespaces).
+            kubesim::run::check_setup(&s).map_err(|message| SourceError { file: file.clone(), line: 0, column: 0, message })?;
+            return Ok(format!("scenario {:?}: {} nodes, {} objects, {} timeline actions, {} checks", s.name, s.nodes.len(), s.objects.len(), s.timeline.len(), s.checks.len()));
+        }
+        Some("KubeSchedulerConfiguration") => {
+            let c = kubesim::control::scheduler::profile::parse(&text, &file)?;
+            let names: Vec<&str> = c.profiles.iter().map(|p| p.scheduler_name.as_str()).collect();
+            return Ok(format!("KubeSchedulerConfiguration: {} profile(s): {}", names.len(), names.join(", ")));
+        }
+        _ => {}
+    }
+    let m = manifest::parse(&text, &file)?;
     for w in &m.warnings {
         eprintln!("{w}");
     }

@@ -19,6 +19,11 @@ use crate::time::{SimTime, format_duration};
 use crate::yamlpos::{PathSeg, SourceError, decode_at, locate_nearest};
 use schema::*;
 
+/// The most nodes a scenario's pools may add up to.
+pub const MAX_NODES: u64 = 200_000;
+/// The most faults a swarm may draw per fault kind and seed.
+pub const MAX_SWARM_FAULTS: u64 = 10_000;
+
 /// The phases a pod can be in (core/v1 PodPhase).
 pub const POD_PHASES: &[&str] = &["Pending", "Running", "Succeeded", "Failed", "Unknown"];
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
@@ -262,54 +267,75 @@ impl Loader<'_> {
         Ok(loaded)
     }
 
+    /// Node `i` of `pool`, as its kubelet would register it.
+    fn pool_node(&self, cluster: &ClusterSpec, pool: &schema::NodePool, i: usize) -> Option<Node> {
+        let zones = pool.zones.as_ref().unwrap_or(&cluster.zones);
+        let pattern = pool.name_pattern.as_deref().unwrap_or("{pool}-{index}");
+        if pool.count == 0 {
+            return None;
+        }
+        let zone = (!zones.is_empty()).then(|| zones[i % zones.len()].clone());
+        let name = pattern.replace("{pool}", &pool.name).replace("{index}", &i.to_string()).replace("{zone}", zone.as_deref().unwrap_or(""));
+        // What a kubelet registers (os, arch, hostname) and a cloud provider
+        // adds (zone, region, instance type); the pool's own labels override any of them.
+        let mut labels = crate::model::Labels::new();
+        labels.insert(OS_LABEL.into(), "linux".into());
+        labels.insert(ARCH_LABEL.into(), "amd64".into());
+        labels.insert(HOSTNAME_LABEL.into(), name.clone());
+        labels.insert(POOL_LABEL.into(), pool.name.clone());
+        if let Some(z) = &zone {
+            labels.insert(ZONE_LABEL.into(), z.clone());
+        }
+        if let Some(r) = &cluster.region {
+            labels.insert(REGION_LABEL.into(), r.clone());
+        }
+        if let Some(t) = &pool.instance_type {
+            labels.insert(INSTANCE_TYPE_LABEL.into(), t.clone());
+        }
+        labels.extend(pool.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Some(Node {
+            metadata: ObjectMeta { name, labels, ..Default::default() },
+            spec: NodeSpec { taints: pool.taints.clone(), ..Default::default() },
+            status: NodeStatus {
+                capacity: pool.capacity.clone(),
+                allocatable: pool.allocatable.clone().unwrap_or_else(|| pool.capacity.clone()),
+                conditions: vec![Condition { type_: "Ready".into(), status: "True".into(), reason: "KubeletReady".into(), ..Default::default() }],
+                ..Default::default()
+            },
+        })
+    }
+
     fn nodes(&self, cluster: &ClusterSpec) -> Result<Vec<Node>, SourceError> {
         let mut nodes = Vec::new();
         let mut names = std::collections::BTreeSet::new();
+        let mut total: u64 = 0;
         for (pi, pool) in cluster.node_pools.iter().enumerate() {
             let ppath = [key("cluster"), key("nodePools"), PathSeg::Index(pi)];
+            total += u64::from(pool.count);
+            if total > MAX_NODES {
+                return Err(self.err(&[&ppath[..], &[key("count")]].concat(), format!("the node pools add up to {total} nodes; a scenario has at most {MAX_NODES}")));
+            }
             let zones = pool.zones.as_ref().unwrap_or(&cluster.zones);
             let pattern = pool.name_pattern.clone().unwrap_or_else(|| "{pool}-{index}".into());
             if pattern.contains("{zone}") && zones.is_empty() {
                 return Err(self.err(&[&ppath[..], &[key("namePattern")]].concat(), "namePattern uses {zone} but no zones are set (cluster.zones or the pool's zones)"));
             }
-            let allocatable = pool.allocatable.clone().unwrap_or_else(|| pool.capacity.clone());
+            // The pool's nodes as the API server would check them (labels, taints, quantities).
+            if let Some(first) = self.pool_node(cluster, pool, 0)
+                && let Err(e) = crate::api::rules::dry_run_create(&Object::from(first))
+            {
+                return Err(self.err(&ppath, e.to_string()));
+            }
             for i in 0..pool.count as usize {
-                let zone = (!zones.is_empty()).then(|| zones[i % zones.len()].clone());
-                let name = pattern.replace("{pool}", &pool.name).replace("{index}", &i.to_string()).replace("{zone}", zone.as_deref().unwrap_or(""));
+                let Some(node) = self.pool_node(cluster, pool, i) else { break };
+                let name = node.metadata.name.clone();
                 if !crate::model::selector::is_dns1123_subdomain(&name) {
                     return Err(self.err(&ppath, format!("node name {name:?} from namePattern is not a valid DNS-1123 subdomain")));
                 }
                 if !names.insert(name.clone()) {
                     return Err(self.err(&ppath, format!("node name {name:?} is produced twice; make namePattern include {{index}} and {{pool}}")));
                 }
-                // What a kubelet registers (os, arch, hostname) and a cloud
-                // provider adds (zone, region, instance type); the pool's own
-                // labels override any of them.
-                let mut labels = crate::model::Labels::new();
-                labels.insert(OS_LABEL.into(), "linux".into());
-                labels.insert(ARCH_LABEL.into(), "amd64".into());
-                labels.insert(HOSTNAME_LABEL.into(), name.clone());
-                labels.insert(POOL_LABEL.into(), pool.name.clone());
-                if let Some(z) = &zone {
-                    labels.insert(ZONE_LABEL.into(), z.clone());
-                }
-                if let Some(r) = &cluster.region {
-                    labels.insert(REGION_LABEL.into(), r.clone());
-                }
-                if let Some(t) = &pool.instance_type {
-                    labels.insert(INSTANCE_TYPE_LABEL.into(), t.clone());
-                }
-                labels.extend(pool.labels.iter().map(|(k, v)| (k.clone(), v.clone())));
-                nodes.push(Node {
-                    metadata: ObjectMeta { name, labels, ..Default::default() },
-                    spec: NodeSpec { taints: pool.taints.clone(), ..Default::default() },
-                    status: NodeStatus {
-                        capacity: pool.capacity.clone(),
-                        allocatable: allocatable.clone(),
-                        conditions: vec![Condition { type_: "Ready".into(), status: "True".into(), reason: "KubeletReady".into(), ..Default::default() }],
-                        ..Default::default()
-                    },
-                });
+                nodes.push(node);
             }
         }
         Ok(nodes)
@@ -319,7 +345,7 @@ impl Loader<'_> {
 /// Reads and checks a scenario file.
 pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read scenario: {e}") })?;
+    let text = read_source(path)?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas), sources: Default::default() };
@@ -365,6 +391,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     }
     let mut known_ns = namespaces.clone();
     check_namespaces(&objects, &mut known_ns)?;
+    check_duplicates(&objects)?;
     let mut timeline = Vec::new();
     for (i, entry) in raw.timeline.iter().enumerate() {
         let path = [key("timeline"), PathSeg::Index(i)];
@@ -382,6 +409,29 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             check_namespaces(&loaded, &mut known_ns)?;
         }
         timeline.push(TimedAction { at: SimTime::ZERO + entry.at.0, action });
+    }
+    // A restart needs an earlier crash of the same node (and a kubelet start an
+    // earlier stop): otherwise the entry would do nothing, silently.
+    let mut order: Vec<usize> = (0..timeline.len()).collect();
+    order.sort_by_key(|&i| (timeline[i].at, i));
+    let (mut crashed, mut stopped) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+    for i in order {
+        let path = [key("timeline"), PathSeg::Index(i)];
+        match &timeline[i].action {
+            Action::CrashNode(a) => {
+                crashed.insert(a.node.clone());
+            }
+            Action::RestartNode(a) if !crashed.remove(&a.node) => {
+                return Err(l.err(&[&path[..], &[key("restartNode")]].concat(), format!("restartNode {:?}: the node is not down then; crash it first with an earlier crashNode", a.node)));
+            }
+            Action::StopKubelet(a) => {
+                stopped.insert(a.node.clone());
+            }
+            Action::StartKubelet(a) if !stopped.remove(&a.node) => {
+                return Err(l.err(&[&path[..], &[key("startKubelet")]].concat(), format!("startKubelet {:?}: its kubelet is not stopped then; stop it first with an earlier stopKubelet", a.node)));
+            }
+            _ => {}
+        }
     }
     // Stable: entries at the same time keep file order.
     timeline.sort_by_key(|a| a.at);
@@ -460,6 +510,14 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             if f.every.0.is_zero() {
                 return Err(l.err(&[&fp[..], &[key("every")]].concat(), "every must be above zero"));
             }
+            let window = sw.faults_until.0 - sw.faults_from.0;
+            let expected = window.as_nanos() / f.every.0.as_nanos().max(1);
+            if expected > u128::from(MAX_SWARM_FAULTS) {
+                return Err(l.err(
+                    &[&fp[..], &[key("every")]].concat(),
+                    format!("every {} draws about {expected} faults between faultsFrom and faultsUntil; at most {MAX_SWARM_FAULTS} (make it at least {:?})", format_duration(f.every.0), window / MAX_SWARM_FAULTS as u32),
+                ));
+            }
             for (j, n) in f.nodes.iter().enumerate() {
                 if !l.node_names.contains(n) {
                     return Err(l.err(&[&fp[..], &[key("nodes"), PathSeg::Index(j)]].concat(), format!("no node named {n:?} in the cluster's node pools")));
@@ -501,6 +559,27 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         swarm: raw.swarm,
         sources: l.sources.into_iter().collect(),
     })
+}
+
+/// Two objects of the same kind, namespace and name at time zero: the second
+/// would be refused with AlreadyExists when the run starts.
+fn check_duplicates(objects: &[LoadedObject]) -> Result<(), SourceError> {
+    let mut seen: std::collections::BTreeMap<ObjectRef, &LoadedObject> = std::collections::BTreeMap::new();
+    for lo in objects {
+        let m = lo.object.meta();
+        if m.name.is_empty() {
+            continue; // generateName: a fresh name each
+        }
+        let mut r = ObjectRef::of(&lo.object);
+        if r.kind.namespaced() && r.namespace.is_empty() {
+            r.namespace = "default".into();
+        }
+        if let Some(first) = seen.get(&r) {
+            return Err(SourceError::at(&lo.file, lo.pos.clone(), format!("{r} is defined twice (first at {}:{}:{}); names must be unique per kind and namespace", first.file, first.pos.line, first.pos.column)));
+        }
+        seen.insert(r, lo);
+    }
+    Ok(())
 }
 
 /// Every namespaced object must land in a namespace that exists by then
@@ -608,9 +687,17 @@ impl Loader<'_> {
     }
 }
 
-/// Reads a file the user named; a failure names it.
+/// Reads a file the user named; a failure names it, and text that is not
+/// UTF-8 is reported at the first byte that is not.
 pub fn read_source(path: &Path) -> Result<String, SourceError> {
-    std::fs::read_to_string(path).map_err(|e| SourceError { file: path.display().to_string(), line: 0, column: 0, message: format!("cannot read: {e}") })
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+        let column = good.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
+        SourceError { file, line, column, message: "not UTF-8 text: YAML files must be UTF-8 encoded".into() }
+    })
 }
 
 /// Reads a manifest file (multi-document or `kind: List`).

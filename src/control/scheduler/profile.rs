@@ -299,6 +299,10 @@ fn build_profile(ctx: &Ctx, spec: &ProfileSpec, path: &[PathSeg]) -> Result<Prof
     let mut args: BTreeMap<String, PluginArgs> = BTreeMap::new();
     for (j, pc) in spec.plugin_config.iter().enumerate() {
         let ppath = [path, &[k("pluginConfig"), PathSeg::Index(j)]].concat();
+        // validatePluginConfig: one entry per plugin.
+        if spec.plugin_config[..j].iter().any(|earlier| earlier.name == pc.name) {
+            return Err(ctx.err(&ppath, format!("{}: Duplicate value: {:?}", crate::yamlpos::display_path(&ppath), pc.name)));
+        }
         let entry = ctx.entry(&pc.name).ok_or_else(|| ctx.err(&[&ppath[..], &[k("name")]].concat(), format!("unknown plugin {:?}; known plugins: {}", pc.name, ctx.known())))?;
         let Some(decode) = entry.decode_args else {
             return Err(ctx.err(&[&ppath[..], &[k("args")]].concat(), format!("plugin {} takes no args", pc.name)));
