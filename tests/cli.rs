@@ -288,9 +288,9 @@ fn fuzz_findings_are_clear_errors_in_bounded_time() {
             "f.yaml:6:5: profiles[0].pluginConfig[1]: Duplicate value: \"NodeResourcesFit\"",
         ),
     ];
-    for (name, text, expected) in cases {
+    for (name, contents, expected) in cases {
         let p = dir.path().join("f.yaml");
-        std::fs::write(&p, &text).unwrap();
+        std::fs::write(&p, &contents).unwrap();
         let started = std::time::Instant::now();
         let o = kubesim(&["validate", p.to_str().unwrap()]);
         let out = text(&o);
