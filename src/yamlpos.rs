@@ -56,6 +56,49 @@ impl SourceError {
     }
 }
 
+/// Deeper flow nesting (`[[[…` / `{{{…`) than any manifest needs; serde_yaml
+/// refuses beyond 128 levels anyway, but libyaml's scanner takes time
+/// quadratic in the depth to get there (30,000 levels: tens of seconds).
+pub const MAX_FLOW_DEPTH: usize = 128;
+
+/// Refuses flow collections nested deeper than `MAX_FLOW_DEPTH`, in one
+/// linear pass (quotes and comments skipped), before the YAML parser sees them.
+pub fn check_flow_depth(text: &str, file: &str) -> Result<(), SourceError> {
+    let (mut depth, mut line, mut column) = (0usize, 1usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut comment = false;
+    let mut prev = '\n';
+    for c in text.chars() {
+        column += 1;
+        if c == '\n' {
+            line += 1;
+            column = 0;
+            comment = false;
+            prev = c;
+            continue;
+        }
+        if comment {
+            continue;
+        }
+        match (quote, c) {
+            (Some(q), _) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '#') if prev.is_whitespace() => comment = true,
+            (None, '"' | '\'') if depth > 0 || prev.is_whitespace() || prev == ':' => quote = Some(c),
+            (None, '[' | '{') => {
+                depth += 1;
+                if depth > MAX_FLOW_DEPTH {
+                    return Err(SourceError { file: file.to_string(), line, column, message: format!("collections nested more than {MAX_FLOW_DEPTH} levels deep") });
+                }
+            }
+            (None, ']' | '}') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
 /// The longest quoted value an error echoes back whole.
 const QUOTED_MAX: usize = 120;
 

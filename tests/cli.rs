@@ -274,6 +274,11 @@ fn fuzz_findings_are_clear_errors_in_bounded_time() {
             "every 1ms draws about 19000 faults between faultsFrom and faultsUntil; at most 10000",
         ),
         ("empty file", Vec::new(), "f.yaml:1:1: the file is empty; expected a scenario"),
+        (
+            "30,000 levels of flow nesting",
+            format!("{base}objects:\n- manifest: {}{}\n", "[".repeat(30_000), "]".repeat(30_000)).into_bytes(),
+            "f.yaml:9:141: collections nested more than 128 levels deep",
+        ),
         ("invalid UTF-8", b"kind: Scenario\nname: \xff\xfe\n".to_vec(), "f.yaml:2:7: not UTF-8 text"),
         ("a Rust type name", format!("{base}checks:\n- {{name: c, at: 10s, count: 5, equals: 1}}\n").into_bytes(), "f.yaml:9:29: checks[0].count: invalid type: integer `5`, expected a mapping (key: value, …)"),
         ("a megabyte value", format!("{base}checks:\n- {{name: c, at: 10s, count: {{kind: {}}}, equals: 1}}\n", "X".repeat(1_000_000)).into_bytes(), "… (1000000 characters)"),

@@ -692,12 +692,14 @@ impl Loader<'_> {
 pub fn read_source(path: &Path) -> Result<String, SourceError> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| SourceError { file: file.clone(), line: 0, column: 0, message: format!("cannot read: {e}") })?;
-    String::from_utf8(bytes).map_err(|e| {
+    let text = String::from_utf8(bytes).map_err(|e| {
         let good = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
         let column = good.iter().rev().take_while(|&&b| b != b'\n').count() + 1;
-        SourceError { file, line, column, message: "not UTF-8 text: YAML files must be UTF-8 encoded".into() }
-    })
+        SourceError { file: file.clone(), line, column, message: "not UTF-8 text: YAML files must be UTF-8 encoded".into() }
+    })?;
+    crate::yamlpos::check_flow_depth(&text, &file)?;
+    Ok(text)
 }
 
 /// Reads a manifest file (multi-document or `kind: List`).
