@@ -26,3 +26,26 @@ fn deployment_scaling_holds_its_bounds_on_200_seeds() {
         assert!(f[3].parse::<u64>().unwrap() > 2000, "a seed that ran the whole timeline has thousands of events: {r}");
     }
 }
+
+/// Issue 10: `progressDeadlineSeconds` — Progressing=False with reason
+/// ProgressDeadlineExceeded once lastUpdateTime + deadline is before now
+/// (DeploymentTimedOut), found by the resync requeueStuckDeployment asks for
+/// (deadline + 1 s), never before the deadline.
+#[test]
+fn progress_deadline_exceeded_one_resync_after_the_deadline() {
+    std::env::set_current_dir(env!("CARGO_MANIFEST_DIR")).unwrap();
+    let scenario = kubesim::scenario::load(std::path::Path::new("tests/data/progress-deadline.yaml")).unwrap();
+    for seed in 1..=3 {
+        let o = kubesim::run::run_scenario(&scenario, seed, scenario.duration, false, &mut |_| {}).unwrap();
+        assert!(o.ok(), "seed {seed}: {:?} {:?}", o.violations, o.checks);
+    }
+    let o = kubesim::run::run_scenario(&scenario, 1, scenario.duration, true, &mut |_| {}).unwrap();
+    let status_writes: Vec<f64> = o
+        .trace
+        .records()
+        .filter(|r| r.kind == kubesim::sim::trace::TraceKind::Request && &*r.object == "deployments/default/stuck" && &*r.detail == "update-status")
+        .map(|r| r.t.as_secs_f64())
+        .collect();
+    let timed_out = *status_writes.last().unwrap();
+    assert!((61.0..61.5).contains(&timed_out), "the time-out is written at deadline + 1 s: {status_writes:?}");
+}

@@ -70,9 +70,6 @@ pub struct DeploymentController {
     planned: Vec<Option<String>>,
     /// Per Deployment in a sync: its reference and the planned messages, by write.
     announcing: BTreeMap<Key, (crate::model::event::ObjectReference, Vec<Option<String>>)>,
-    /// Per Deployment: when it last made progress (for progressDeadlineSeconds).
-    progress: BTreeMap<Key, SimTime>,
-    last_available: BTreeMap<Key, i32>,
     /// When the Deployment being synced should be looked at again (its progress deadline).
     requeue_after: Option<Duration>,
 }
@@ -83,8 +80,6 @@ impl DeploymentController {
             recorder: EventRecorder::new(NAME, ""),
             planned: Vec::new(),
             announcing: BTreeMap::new(),
-            progress: BTreeMap::new(),
-            last_available: BTreeMap::new(),
             requeue_after: None,
         }
     }
@@ -138,7 +133,6 @@ impl DeploymentController {
 
     fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<WriteOp>) {
         let Some(d) = view.deployments().get(&key.0, &key.1) else {
-            self.progress.remove(key);
             return;
         };
         if d.metadata.is_deleting() {
@@ -171,8 +165,16 @@ impl DeploymentController {
             };
             let rs = self.new_replicaset(d, &hash, max_rev + 1, replicas);
             let message = (replicas > 0).then(|| format!("Scaled up replica set {} from 0 to {replicas}", rs.metadata.name));
+            let created = format!("Created new replica set {:?}", rs.metadata.name);
             self.write_announcing(WriteOp::Create(rs.into()), message, out);
-            self.progress.insert(key.clone(), now);
+            // getNewReplicaSet: the Progressing condition starts the deadline's clock.
+            let mut next = d.clone();
+            let next_mut = std::sync::Arc::make_mut(&mut next);
+            let ts = Some(Timestamp::from_sim(now));
+            let transition = next_mut.status.conditions.iter().find(|c| c.type_ == "Progressing" && c.status == "True").and_then(|c| c.last_transition_time).or(ts);
+            next_mut.status.conditions.retain(|c| c.type_ != "Progressing");
+            next_mut.status.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "NewReplicaSetCreated".into(), message: created, last_update_time: ts, last_transition_time: transition, ..Default::default() });
+            self.write(WriteOp::UpdateStatus(Object::Deployment(next)), out);
             return;
         };
         // Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one).
@@ -182,7 +184,6 @@ impl DeploymentController {
             self.write(WriteOp::Update(next.into()), out);
             return;
         }
-        let writes_before = out.len();
         if d.spec.strategy.type_ == "Recreate" {
             for rs in &old {
                 self.scale(rs, 0, out);
@@ -194,12 +195,6 @@ impl DeploymentController {
             }
         } else {
             self.rolling(d, new_rs, &old, desired, out);
-        }
-        // Progress: we scaled something, or more of the new pods became available.
-        let available = new_rs.status.available_replicas;
-        if out.len() > writes_before || self.last_available.get(key) != Some(&available) {
-            self.progress.insert(key.clone(), now);
-            self.last_available.insert(key.clone(), available);
         }
         self.cleanup(d, &old, out);
         self.update_status(now, d, Some(new_rs), &owned, out);
@@ -299,23 +294,45 @@ impl DeploymentController {
         } else {
             set(&mut s.conditions, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into());
         }
-        let complete = new_rs.is_some_and(|rs| rs.status.available_replicas >= desired && rs.spec.replicas == Some(desired)) && s.replicas == desired;
-        let key = (d.metadata.namespace.clone(), d.metadata.name.clone());
+        // `DeploymentComplete`: every replica updated and available, none old.
+        let complete = s.updated_replicas == desired && s.replicas == desired && s.available_replicas == desired && s.observed_generation >= d.metadata.generation;
         let deadline = Duration::from_secs(d.spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64);
-        let last = self.progress.get(&key).copied().unwrap_or(now);
-        if complete {
-            let name = new_rs.map_or(String::new(), |r| r.metadata.name.clone());
-            set(&mut s.conditions, "Progressing", "True", "NewReplicaSetAvailable", format!("ReplicaSet {name:?} has successfully progressed."));
-        } else if d.spec.paused {
+        // `DeploymentProgressing`: more updated, ready or available replicas, or fewer old ones.
+        let old = &d.status;
+        let progressing = s.updated_replicas > old.updated_replicas
+            || (s.replicas - s.updated_replicas) < (old.replicas - old.updated_replicas)
+            || s.ready_replicas > old.ready_replicas
+            || s.available_replicas > old.available_replicas;
+        let current = d.status.conditions.iter().find(|c| c.type_ == "Progressing").cloned();
+        let rs_name = new_rs.map(|r| r.metadata.name.clone());
+        let subject = |what: &str| match &rs_name {
+            Some(n) => format!("ReplicaSet {n:?} {what}"),
+            None => format!("Deployment {:?} {what}", d.metadata.name),
+        };
+        if d.spec.paused {
             set(&mut s.conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into());
-        } else if now.since(last) > deadline {
-            set(&mut s.conditions, "Progressing", "False", "ProgressDeadlineExceeded", format!("Deployment {:?} has timed out progressing.", d.metadata.name));
-        } else {
-            let name = new_rs.map_or(String::new(), |r| r.metadata.name.clone());
-            set(&mut s.conditions, "Progressing", "True", "ReplicaSetUpdated", format!("ReplicaSet {name:?} is progressing."));
-            // Look again when the deadline would pass (upstream's requeueStuckDeployment).
-            let at = last + deadline + Duration::from_secs(1);
-            self.requeue_after = Some(at.since(now));
+        } else if complete {
+            set(&mut s.conditions, "Progressing", "True", "NewReplicaSetAvailable", subject("has successfully progressed."));
+        } else if progressing || current.is_none() {
+            // Progress moves lastUpdateTime even with the same reason (syncRolloutStatus).
+            let transition = current.as_ref().filter(|c| c.status == "True").and_then(|c| c.last_transition_time).or(ts);
+            s.conditions.retain(|c| c.type_ != "Progressing");
+            s.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "ReplicaSetUpdated".into(), message: subject("is progressing."), last_update_time: ts, last_transition_time: transition, ..Default::default() });
+        } else if current.as_ref().is_some_and(|c| c.reason != "NewReplicaSetAvailable")
+            // `DeploymentTimedOut`: lastUpdateTime + deadline before now (strictly).
+            && current.as_ref().and_then(|c| c.last_update_time).is_some_and(|t| t.to_sim() + deadline < now)
+        {
+            set(&mut s.conditions, "Progressing", "False", "ProgressDeadlineExceeded", subject("has timed out progressing."));
+        }
+        // `requeueStuckDeployment`: look again when the deadline passes (+1 s for skew).
+        let cond = s.conditions.iter().find(|c| c.type_ == "Progressing");
+        if !complete && !d.spec.paused
+            && let Some(c) = cond.filter(|c| c.reason != "ProgressDeadlineExceeded" && c.reason != "NewReplicaSetAvailable")
+            && let Some(t) = c.last_update_time
+        {
+            let due = t.to_sim() + deadline;
+            let after = if due > now { due.since(now) } else { Duration::ZERO };
+            self.requeue_after = Some(if after < Duration::from_secs(1) { Duration::from_secs(1) } else { after + Duration::from_secs(1) });
         }
         if s != d.status {
             let mut next = d.clone();

@@ -346,7 +346,7 @@ impl Kubelet {
                                     retry_at = Some(retry_at.map_or(until, |r: SimTime| r.min(until)))
                                 }
                                 None => {
-                                    self.backoff.next(key, finished);
+                                    self.backoff.next(key, finished, now);
                                     ops.push(RuntimeOp::RemoveContainer { container: info.id.clone() });
                                 }
                             }
