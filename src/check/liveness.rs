@@ -12,8 +12,10 @@ pub fn problems<'a>(now: SimTime, objects: impl Iterator<Item = &'a Object>) -> 
     objects.filter_map(|o| o.liveness_problem(now)).collect()
 }
 
-/// The kinds `problems` looks at: every kind.
-pub const KINDS: &[Kind] = Kind::ALL;
+/// The kinds `problems` looks at: those whose file defines liveness.
+pub fn kinds() -> impl Iterator<Item = Kind> {
+    Kind::ALL.iter().copied().filter(|k| k.has_liveness())
+}
 
 #[cfg(test)]
 mod tests {

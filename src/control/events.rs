@@ -36,10 +36,13 @@ pub const AGGREGATE_INTERVAL_S: u64 = 600;
 pub const SPAM_BURST: u64 = 25;
 pub const SPAM_REFILL_S: u64 = 300;
 
-/// A least-recently-used map (groupcache's `lru.Cache`, deterministic).
+/// A least-recently-used map (groupcache's `lru.Cache`, deterministic),
+/// indexed by a hash of the key (keys are long joined strings with long
+/// common prefixes, costly to compare); the key itself is kept and checked,
+/// so a hash collision is a miss, never a mix-up.
 struct Lru<V> {
-    map: BTreeMap<String, (u64, V)>,
-    order: BTreeMap<u64, String>,
+    map: BTreeMap<u64, (u64, String, V)>,
+    order: BTreeMap<u64, u64>,
     tick: u64,
     capacity: usize,
 }
@@ -48,25 +51,35 @@ impl<V> Lru<V> {
     fn new(capacity: usize) -> Lru<V> {
         Lru { map: BTreeMap::new(), order: BTreeMap::new(), tick: 0, capacity }
     }
-    fn touch(&mut self, key: &str) {
-        if let Some((t, _)) = self.map.get_mut(key) {
-            self.order.remove(t);
-            self.tick += 1;
-            *t = self.tick;
-            self.order.insert(self.tick, key.to_string());
-        }
-    }
     fn get(&mut self, key: &str) -> Option<&mut V> {
-        self.touch(key);
-        self.map.get_mut(key).map(|(_, v)| v)
+        let h = crate::hash::fx_hash(key.as_bytes());
+        let (t, k, _) = self.map.get_mut(&h)?;
+        if k != key {
+            return None;
+        }
+        self.order.remove(t);
+        self.tick += 1;
+        *t = self.tick;
+        self.order.insert(self.tick, h);
+        self.map.get_mut(&h).map(|(_, _, v)| v)
+    }
+    fn remove(&mut self, key: &str) -> Option<V> {
+        let h = crate::hash::fx_hash(key.as_bytes());
+        if self.map.get(&h).is_none_or(|(_, k, _)| k != key) {
+            return None;
+        }
+        let (t, _, v) = self.map.remove(&h)?;
+        self.order.remove(&t);
+        Some(v)
     }
     fn add(&mut self, key: String, value: V) {
-        if let Some((t, _)) = self.map.remove(&key) {
+        let h = crate::hash::fx_hash(key.as_bytes());
+        if let Some((t, _, _)) = self.map.remove(&h) {
             self.order.remove(&t);
         }
         self.tick += 1;
-        self.order.insert(self.tick, key.clone());
-        self.map.insert(key, (self.tick, value));
+        self.order.insert(self.tick, h);
+        self.map.insert(h, (self.tick, key, value));
         if self.map.len() > self.capacity
             && let Some((_, oldest)) = self.order.pop_first()
         {
@@ -166,13 +179,7 @@ impl Correlator {
     fn aggregate(&mut self, now: SimTime, event: Event) -> (Event, String) {
         let key = event_key(&event);
         let (group, local) = aggregate_key(&event);
-        let mut record = match self.aggregates.map.remove(&group) {
-            Some((t, r)) => {
-                self.aggregates.order.remove(&t);
-                r
-            }
-            None => AggregateRecord { local_keys: BTreeSet::new(), last: SimTime::ZERO },
-        };
+        let mut record = self.aggregates.remove(&group).unwrap_or(AggregateRecord { local_keys: BTreeSet::new(), last: SimTime::ZERO });
         // Too old (or new): a fresh record. Upstream compares with `>`.
         let fresh = record.local_keys.is_empty() || now.since(record.last) > std::time::Duration::from_secs(AGGREGATE_INTERVAL_S);
         if fresh {

@@ -123,6 +123,7 @@ impl super::Resource for Deployment {
     const PLURAL: &'static str = "deployments";
     const NAMESPACED: bool = true;
     const GARBAGE_COLLECTED: bool = true;
+    const HAS_LIVENESS: bool = true;
     crate::spec_status_resource!();
     fn conditions(&self) -> &[super::meta::Condition] {
         &self.status.conditions

@@ -89,6 +89,8 @@ pub trait Resource: Clone + Default + fmt::Debug + Serialize + DeserializeOwned 
     /// Further errors for an update from `old` (immutable fields).
     fn validate_update(&self, _old: &Self, _errs: &mut Vec<String>) {}
 
+    /// Whether `liveness_problem` can say anything (liveness checks list only these kinds).
+    const HAS_LIVENESS: bool = false;
     /// What is not whole about this object for liveness checks (None: whole).
     fn liveness_problem(&self, _now: SimTime) -> Option<String> {
         None
@@ -153,6 +155,8 @@ macro_rules! kinds {
             pub fn name_is_dns_label(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::NAME_IS_DNS_LABEL),* } }
             /// Whether the kind has the scale subresource (`kubectl scale`).
             pub fn scalable(self) -> bool { match self { $(Kind::$kind => <$ty as Default>::default().replicas_mut().is_some()),* } }
+            /// Whether liveness checks look at this kind.
+            pub fn has_liveness(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::HAS_LIVENESS),* } }
             /// Whether the garbage collector follows this kind.
             pub fn garbage_collected(self) -> bool { match self { $(Kind::$kind => <$ty as Resource>::GARBAGE_COLLECTED),* } }
             /// Finds a kind by its name (`Pod`), plural (`pods`) or lower-case name (`pod`).

@@ -100,6 +100,7 @@ impl super::Resource for Node {
     const ETCD_RESOURCE: &'static str = "minions";
     const NAMESPACED: bool = false;
     const GARBAGE_COLLECTED: bool = false;
+    const HAS_LIVENESS: bool = true;
     crate::spec_status_resource!();
     fn conditions(&self) -> &[super::meta::Condition] {
         &self.status.conditions

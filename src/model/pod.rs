@@ -443,6 +443,7 @@ impl super::Resource for Pod {
     const PLURAL: &'static str = "pods";
     const NAMESPACED: bool = true;
     const GARBAGE_COLLECTED: bool = true;
+    const HAS_LIVENESS: bool = true;
     crate::spec_status_resource!();
     fn conditions(&self) -> &[super::meta::Condition] {
         &self.status.conditions

@@ -61,6 +61,7 @@ impl super::Resource for ReplicaSet {
     const PLURAL: &'static str = "replicasets";
     const NAMESPACED: bool = true;
     const GARBAGE_COLLECTED: bool = true;
+    const HAS_LIVENESS: bool = true;
     crate::spec_status_resource!();
     fn conditions(&self) -> &[super::meta::Condition] {
         &self.status.conditions

@@ -622,7 +622,7 @@ impl World {
 
     fn run_liveness(&mut self) {
         let mut objects = Vec::new();
-        for &kind in crate::check::liveness::KINDS {
+        for kind in crate::check::liveness::kinds() {
             objects.extend(self.core.api.list(kind, None).map(|(o, _)| o).unwrap_or_default());
         }
         let problems = crate::check::liveness::problems(self.now, objects.iter());
