@@ -1,5 +1,6 @@
 //! Swarm sweeps and shrinking, through the command line.
 
+use std::path::Path;
 use std::process::{Command, Output};
 
 fn kubesim(args: &[&str]) -> Output {
@@ -61,4 +62,26 @@ fn shrink_refuses_a_passing_seed_and_a_scenario_without_a_swarm() {
     let o = kubesim(&["shrink", "scenarios/node-failure.yaml", "--seed", "1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("has no `swarm` section"), "{}", text(&o));
+}
+
+/// Issue 10: shrinking into another directory keeps the files the scenario
+/// names reachable (written as absolute paths).
+#[test]
+fn shrink_into_another_directory_keeps_manifest_files_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::create_dir_all(&out).unwrap();
+    let full = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/swarm-fragile.yaml")).unwrap();
+    let start = full.find("- manifest:\n    apiVersion: apps/v1\n    kind: ReplicaSet").unwrap();
+    let end = full.find("runtime:").unwrap();
+    let worker: String = full[start..end].lines().map(|l| l.strip_prefix("    ").unwrap_or(l.trim_start_matches("- manifest:"))).collect::<Vec<_>>().join("\n");
+    std::fs::write(src.join("worker.yaml"), worker).unwrap();
+    std::fs::write(src.join("fragile.yaml"), format!("{}- file: worker.yaml\n{}", &full[..start], &full[end..])).unwrap();
+    let shrunk = out.join("shrunk.yaml");
+    let o = kubesim(&["shrink", src.join("fragile.yaml").to_str().unwrap(), "--seed", "11", "--out", shrunk.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let written = std::fs::read_to_string(&shrunk).unwrap();
+    assert!(written.contains(&format!("file: {}", std::fs::canonicalize(&src).unwrap().join("worker.yaml").display())), "{written}");
 }

@@ -94,6 +94,16 @@ pub fn shrink(path: &Path, seed: u64, out: Option<PathBuf>) -> Result<u8, CliErr
     let mut timeline = m.get("timeline").and_then(|t| t.as_sequence()).cloned().unwrap_or_default();
     timeline.extend(small.iter().flat_map(|f| f.entries.iter()).map(|e| serde_yaml::to_value(e).unwrap_or(serde_yaml::Value::Null)));
     m.insert("timeline".into(), serde_yaml::Value::Sequence(timeline));
+    // Written elsewhere, the files the scenario names are named by absolute
+    // path (they are relative to the scenario's own directory).
+    let src_dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dest_dir = dest.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if std::fs::canonicalize(src_dir).ok() != std::fs::canonicalize(dest_dir).ok()
+        && let Some(m) = doc.as_mapping_mut()
+    {
+        let base = std::fs::canonicalize(src_dir).map_err(|e| CliError::input(format!("{}: {e}", src_dir.display())))?;
+        rebase_paths(m, &base);
+    }
     let body = serde_yaml::to_string(&doc).map_err(|e| CliError::input(e.to_string()))?;
     let header = format!("# Written by `kubesim shrink {} --seed {seed}`: the faults that seed drew,\n# cut down to those still needed to fail `{signature}`.\n", path.display());
     std::fs::write(&dest, header + &body).map_err(|e| CliError::input(format!("cannot write {}: {e}", dest.display())))?;
@@ -107,4 +117,34 @@ pub fn shrink(path: &Path, seed: u64, out: Option<PathBuf>) -> Result<u8, CliErr
     println!("wrote {} (fails `{signature}` by itself)", dest.display());
     println!("replay: kubesim run {} --seed {seed}", dest.display());
     Ok(super::EXIT_OK)
+}
+
+/// Makes the relative file paths a scenario names (objects[].file,
+/// timeline[].apply.file, scheduler.config) absolute against `base`.
+fn rebase_paths(m: &mut serde_yaml::Mapping, base: &Path) {
+    let fix = |v: &mut serde_yaml::Value| {
+        if let Some(s) = v.as_str()
+            && Path::new(s).is_relative()
+        {
+            *v = base.join(s).display().to_string().into();
+        }
+    };
+    let file_of = |item: &mut serde_yaml::Value, key: Option<&str>| {
+        let target = match key {
+            Some(k) => item.get_mut(k),
+            None => Some(item),
+        };
+        if let Some(f) = target.and_then(|t| t.get_mut("file")) {
+            fix(f);
+        }
+    };
+    if let Some(seq) = m.get_mut("objects").and_then(|o| o.as_sequence_mut()) {
+        seq.iter_mut().for_each(|o| file_of(o, None));
+    }
+    if let Some(seq) = m.get_mut("timeline").and_then(|o| o.as_sequence_mut()) {
+        seq.iter_mut().for_each(|e| file_of(e, Some("apply")));
+    }
+    if let Some(c) = m.get_mut("scheduler").and_then(|s| s.get_mut("config")) {
+        fix(c);
+    }
 }
