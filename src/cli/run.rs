@@ -12,21 +12,32 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
 }
 
 pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<PathBuf>) -> Result<u8, CliError> {
-    let scenario = load_scenario(path)?;
+    let bar = progress::bar(0, "sim-s");
+    bar.set_message("loading the scenario");
+    let scenario = load_scenario(path).inspect_err(|_| bar.finish_and_clear())?;
     let seed = seed.unwrap_or(scenario.seed);
     let until = until.unwrap_or(scenario.duration);
-    println!("seed: {seed}");
+    bar.suspend(|| println!("seed: {seed}"));
     if let Some(spec) = &scenario.swarm {
         let plan = kubesim::scenario::swarm::plan(spec, &scenario, seed);
-        println!("fault plan ({} faults):", plan.len());
-        for f in &plan {
-            println!("  {}", f.describe());
-        }
+        bar.suspend(|| {
+            println!("fault plan ({} faults):", plan.len());
+            for f in &plan {
+                println!("  {}", f.describe());
+            }
+        });
     }
-    let bar = progress::bar(until.as_secs().max(1), "sim-s");
+    bar.set_length(until.as_secs().max(1));
+    bar.set_message(format!("building {} nodes", scenario.nodes.len()));
     let started = std::time::Instant::now(); // determinism-ok: wall time is only reported, never fed to the simulation
-    let outcome = run_scenario(&scenario, seed, until, true, &mut |t| bar.set_position(t.as_secs_f64() as u64))
-        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))?;
+    let outcome = run_scenario(&scenario, seed, until, true, &mut |t| {
+        if t.as_secs_f64() > 0.0 {
+            bar.set_message("");
+        }
+        bar.set_position(t.as_secs_f64() as u64)
+    })
+        .map_err(|e| CliError::input(format!("{}: {e}", path.display())))
+        .inspect_err(|_| bar.finish_and_clear())?;
     bar.finish_and_clear();
     let wall = started.elapsed().as_secs_f64();
     let mut summary = summarize(&scenario, seed, until, &outcome, wall);
