@@ -44,6 +44,7 @@ impl Hasher for FxHasher {
 
 pub type FxBuild = BuildHasherDefault<FxHasher>;
 /// A HashMap with the fixed hasher.
+// determinism-ok: a fixed hasher (no per-process seed); users must still not let iteration order reach an output.
 pub type FxHashMap<K, V> = std::collections::HashMap<K, V, FxBuild>;
 
 #[cfg(test)]

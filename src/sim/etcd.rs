@@ -134,6 +134,7 @@ pub struct SimEtcd<V> {
     revision: Revision,
     compacted: Revision,
     /// Every key's history (point lookups, by a fixed hash).
+    // determinism-ok: only point lookups, plus `retain` (compaction) and a count, where each key is handled on its own; range reads and watches go through `ordered` and `log`.
     keys: crate::hash::FxHashMap<Arc<str>, History<V>>,
     /// The keys in order, for range reads.
     ordered: std::collections::BTreeSet<Arc<str>>,

@@ -163,7 +163,8 @@ impl NodeLifecycleController {
         qps_for(&self.config, state, zone_size)
     }
 
-    /// Updates probe times from what the kubelets wrote.
+    /// Updates probe times from what the kubelets wrote: once per monitor
+    /// pass over every node, as upstream's monitorNodeHealth lists them all.
     fn observe(&mut self, now: SimTime, view: &Cache) {
         for n in view.nodes().iter() {
             let name = &n.metadata.name;

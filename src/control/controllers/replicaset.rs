@@ -180,6 +180,7 @@ impl ReplicaSetController {
     }
 
     /// The counts a scan of the ReplicaSet's pods gives (what `counts` must equal).
+    /// Debug builds only (a `debug_assert`), over the controller-uid index.
     fn scan(rs: &ReplicaSet, view: &Cache) -> Counts {
         let mut c = Counts::default();
         for p in view.pods().controlled_by(&rs.metadata.uid).filter(|p| p.metadata.namespace == rs.metadata.namespace) {
