@@ -21,6 +21,7 @@ pub mod scenario;
 pub mod seed;
 pub mod sim;
 pub mod time;
+pub mod yaml_index;
 pub mod yamlpos;
 
 #[cfg(test)]

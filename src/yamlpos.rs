@@ -132,7 +132,7 @@ pub fn shorten_quoted(message: &str) -> String {
 
 /// serde's words for what was expected, in the words of the file's format:
 /// no Rust type names.
-fn in_user_terms(message: &str) -> String {
+pub fn in_user_terms(message: &str) -> String {
     const UNTAGGED: &[(&str, &str)] = &[
         ("IntOrString", "an integer or a percentage such as \"25%\""),
         ("Repr", "a duration such as 30s, 5m or 1h30m"),

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use std::fmt;
 
 use crate::model::{Kind, Object};
-use crate::yamlpos::{PathSeg, Position, SourceError, display_path, locate, locate_nearest};
+use crate::yamlpos::{PathSeg, Position, SourceError, display_path};
 
 /// A warning about a user's file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,9 +76,19 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
     let headers: Vec<Option<Header>> = serde_yaml::Deserializer::from_str(text)
         .map(|doc| Option::<Header>::deserialize(doc).map_err(|e| SourceError::from_yaml(file, &e)))
         .collect::<Result<_, _>>()?;
+    // Every position of the text, found in one pass (a position per document
+    // and per ignored field would otherwise re-read the file each time).
+    let positions = std::cell::OnceCell::new();
+    let index = || positions.get_or_init(|| crate::yaml_index::PositionIndex::new(text));
+    // Each document as JSON, read once for all (only when a document has unmodelled fields).
+    let values = std::cell::OnceCell::new();
+    let document_value = |doc_index: usize| -> &serde_json::Value {
+        let all: &Vec<serde_json::Value> = values.get_or_init(|| serde_yaml::Deserializer::from_str(text).map(|d| serde_json::Value::deserialize(d).unwrap_or_default()).collect());
+        all.get(doc_index).unwrap_or(&serde_json::Value::Null)
+    };
     for (doc_index, (doc, header)) in serde_yaml::Deserializer::from_str(text).zip(headers).enumerate() {
         let Some(header) = header else { continue }; // an empty document
-        let at = |path: &[PathSeg]| locate_nearest(text, doc_index, path);
+        let at = |path: &[PathSeg]| index().locate_nearest(doc_index, path);
         let kind_path = [PathSeg::Key("kind".into())];
         if header.kind.as_deref() == Some("List") {
             let items = header.items.unwrap_or_default();
@@ -92,7 +102,7 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
             let mut ignored = Vec::new();
             let mut objects = ListSeed { kinds: &kinds, ignored: &mut ignored }.deserialize(doc).map_err(|e| SourceError::from_yaml(file, &e))?;
             if !ignored.is_empty() {
-                let value = document_value(text, doc_index);
+                let value = document_value(doc_index);
                 for (i, object) in objects.iter_mut().enumerate() {
                     let mine: Vec<Vec<PathSeg>> = ignored
                         .iter()
@@ -114,13 +124,13 @@ pub fn parse(text: &str, file: &str) -> Result<Manifests, SourceError> {
             continue;
         }
         let kind = resolve_kind(header.api_version.as_deref(), header.kind.as_deref()).map_err(|m| {
-            let pos = locate(text, doc_index, &kind_path).unwrap_or_else(|| at(&[]));
+            let pos = index().locate(doc_index, &kind_path).unwrap_or_else(|| at(&[]));
             SourceError::at(file, pos, m)
         })?;
         let mut ignored = Vec::new();
         let mut object = Object::deserialize_kind(kind, doc, &mut |p| ignored.push(p)).map_err(|e| SourceError::from_yaml(file, &e))?;
         if !ignored.is_empty() {
-            object.keep_unmodelled(&document_value(text, doc_index), &ignored);
+            object.keep_unmodelled(document_value(doc_index), &ignored);
         }
         for path in ignored {
             out.warnings.push(unmodelled(file, at(&path), &path));
@@ -137,10 +147,6 @@ pub fn unmodelled(file: &str, pos: Position, path: &[PathSeg]) -> Warning {
     Warning { file: file.into(), pos, message: format!("field {} is not modelled by kubesim: kept as written, not simulated", display_path(path)) }
 }
 
-/// Document `doc_index` of `text` as JSON (only read when it has unmodelled fields).
-fn document_value(text: &str, doc_index: usize) -> serde_json::Value {
-    serde_yaml::Deserializer::from_str(text).nth(doc_index).and_then(|d| serde_json::Value::deserialize(d).ok()).unwrap_or_default()
-}
 
 /// What kube-apiserver sets on create is cleared on import, as `kubectl create`
 /// from `kubectl get -o yaml` output needs: uid, resourceVersion, generation,

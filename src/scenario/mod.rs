@@ -16,7 +16,7 @@ use crate::model::meta::{Condition, ObjectMeta};
 use crate::model::node::{NodeSpec, NodeStatus};
 use crate::model::{Kind, LabelSelector, Node, Object, ObjectRef};
 use crate::time::{SimTime, format_duration};
-use crate::yamlpos::{PathSeg, SourceError, decode_at, locate_nearest};
+use crate::yamlpos::{PathSeg, SourceError, decode_at};
 use schema::*;
 
 /// The most nodes a scenario's pools may add up to.
@@ -167,6 +167,8 @@ pub struct Scenario {
 pub struct Loader<'a> {
     file: String,
     text: &'a str,
+    /// Every position of `text`, indexed once on first use.
+    positions: std::cell::OnceCell<crate::yaml_index::PositionIndex>,
     dir: PathBuf,
     warnings: Vec<Warning>,
     node_names: std::collections::BTreeSet<String>,
@@ -184,7 +186,12 @@ fn key(k: &str) -> PathSeg {
 impl Loader<'_> {
     /// An error at `path` (the nearest position the text has for it).
     pub fn err(&self, path: &[PathSeg], message: impl Into<String>) -> SourceError {
-        SourceError::at(&self.file, locate_nearest(self.text, 0, path), message)
+        SourceError::at(&self.file, self.position(path), message)
+    }
+
+    /// The nearest position `text` has for `path` (one pass over the text, then lookups).
+    fn position(&self, path: &[PathSeg]) -> crate::yamlpos::Position {
+        self.positions.get_or_init(|| crate::yaml_index::PositionIndex::new(self.text)).locate_nearest(0, path)
     }
 
     /// A kind as a manifest spells it (`Pod`): a near miss (`pod`, `pods`) is
@@ -239,24 +246,30 @@ impl Loader<'_> {
                 let kind = manifest::resolve_kind(header("apiVersion"), header("kind")).map_err(|m| self.err(&kind_path, m))?;
                 let mut ignored = Vec::new();
                 let seed = ObjectSeed { kind, ignored: &mut ignored, prefix: mpath.clone() };
-                // Decoded in place from the text, so errors keep their line numbers
-                // (from the value itself when there is no text: a generated entry).
-                let object = if self.text.is_empty() {
-                    Some(serde::de::DeserializeSeed::deserialize(seed, value.clone()).map_err(|e| self.err(&mpath, e.to_string()))?)
-                } else {
-                    decode_at(self.text, 0, &mpath, seed).map_err(|e| SourceError::from_yaml(&self.file, &e))?
+                // Decoded from the value already parsed (one pass over the file for
+                // all objects); only a failure decodes again from the text, for
+                // its line and column (a generated entry has no text).
+                let decoded = serde::de::DeserializeSeed::deserialize(seed, value.clone());
+                let mut object = match decoded {
+                    Ok(object) => object,
+                    Err(e) if self.text.is_empty() => return Err(self.err(&mpath, e.to_string())),
+                    Err(e) => {
+                        let seed = ObjectSeed { kind, ignored: &mut Vec::new(), prefix: mpath.clone() };
+                        return Err(match decode_at(self.text, 0, &mpath, seed) {
+                            Err(at) => SourceError::from_yaml(&self.file, &at),
+                            Ok(_) => self.err(&mpath, crate::yamlpos::in_user_terms(&e.to_string())),
+                        });
+                    }
                 };
-                let Some(object) = object else { return Err(self.err(&mpath, "expected a manifest")) };
-                let mut object = object;
                 if !ignored.is_empty() {
                     // The inline manifest's unmodelled fields, relative to the object.
                     let relative: Vec<Vec<PathSeg>> = ignored.iter().map(|p| p[mpath.len().min(p.len())..].to_vec()).collect();
                     object.keep_unmodelled(&serde_json::to_value(value).unwrap_or_default(), &relative);
                 }
                 for p in ignored {
-                    self.warnings.push(manifest::unmodelled(&self.file, locate_nearest(self.text, 0, &p), &p));
+                    self.warnings.push(manifest::unmodelled(&self.file, self.position(&p), &p));
                 }
-                let pos = locate_nearest(self.text, 0, &mpath);
+                let pos = self.position(&mpath);
                 vec![LoadedObject { object: manifest::strip_server_fields(object), file: self.file.clone(), pos }]
             }
             _ => return Err(self.err(path, "expected exactly one of `file` or `manifest`")),
@@ -348,7 +361,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
     let text = read_source(path)?;
     let raw = ScenarioFile::deserialize(serde_yaml::Deserializer::from_str(&text)).map_err(|e| SourceError::from_yaml(&file, &e))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut l = Loader { file: file.clone(), text: &text, dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas), sources: Default::default() };
+    let mut l = Loader { file: file.clone(), text: &text, positions: Default::default(), dir, warnings: Vec::new(), node_names: Default::default(), node_labels: Vec::new(), components: component_names(raw.control_plane.replicas), sources: Default::default() };
     if raw.control_plane.replicas == 0 {
         return Err(l.err(&[key("controlPlane"), key("replicas")], "replicas must be 1 or more"));
     }
@@ -404,7 +417,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             let loaded: Vec<LoadedObject> = a
                 .objects
                 .iter()
-                .map(|o| LoadedObject { object: o.clone(), file: file.clone(), pos: locate_nearest(&text, 0, &[&path[..], &[key("apply")]].concat()) })
+                .map(|o| LoadedObject { object: o.clone(), file: file.clone(), pos: l.position(&[&path[..], &[key("apply")]].concat()) })
                 .collect();
             check_namespaces(&loaded, &mut known_ns)?;
         }
@@ -609,6 +622,7 @@ pub fn extra_actions(s: &Scenario, entries: &[TimelineEntry]) -> Result<Vec<Time
     let mut l = Loader {
         file: format!("{} (fault plan)", s.path.display()),
         text: "",
+        positions: Default::default(),
         dir: s.path.parent().map(Path::to_path_buf).unwrap_or_default(),
         warnings: Vec::new(),
         node_names: s.nodes.iter().map(|n| n.metadata.name.clone()).collect(),
