@@ -378,6 +378,32 @@ impl Pod {
     pub fn is_ready(&self) -> bool {
         super::meta::condition(&self.status.conditions, "Ready").is_some_and(|c| c.status == "True")
     }
+
+    /// When the pod last became ready (`podReadyTime`): the Ready condition's
+    /// lastTransitionTime while it is True; `None` if not ready or unset.
+    pub fn ready_since(&self) -> Option<super::meta::Timestamp> {
+        super::meta::condition(&self.status.conditions, "Ready").filter(|c| c.status == "True").and_then(|c| c.last_transition_time)
+    }
+
+    /// `podutil.IsPodAvailable`: ready, and (with minReadySeconds) ready since
+    /// a set time that lies more than minReadySeconds before `now`, strictly.
+    pub fn is_available(&self, min_ready_seconds: i32, now: crate::time::SimTime) -> bool {
+        self.is_ready() && available_since(self.ready_since(), min_ready_seconds, now)
+    }
+
+    /// The highest restart count of its containers (`maxContainerRestarts`).
+    pub fn max_container_restarts(&self) -> i32 {
+        self.status.container_statuses.iter().map(|c| c.restart_count).max().unwrap_or(0)
+    }
+}
+
+/// The availability rule of `IsPodAvailable` for a pod ready since `since`.
+pub fn available_since(since: Option<super::meta::Timestamp>, min_ready_seconds: i32, now: crate::time::SimTime) -> bool {
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    let min_ready = std::time::Duration::from_secs(min_ready_seconds as u64);
+    since.is_some_and(|t| t.to_sim() + min_ready < now)
 }
 
 impl Toleration {
