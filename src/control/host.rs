@@ -35,8 +35,9 @@ pub enum Step<S> {
     Call { ops: Vec<WriteOp>, then: S },
     /// Make these calls one after another, each once the previous one has
     /// answered; the first failure fails the sync; all succeeded is `Done`
-    /// with `requeue_after`.
-    Sequence { ops: Vec<WriteOp>, requeue_after: Option<Duration> },
+    /// with `requeue_after`, or `Failed` if `fail` (the sync found an error
+    /// after planning these calls, as upstream returns one mid-sync).
+    Sequence { ops: Vec<WriteOp>, requeue_after: Option<Duration>, fail: bool },
     /// Finished: forget the key's failures, and look again after a while if asked.
     Done { requeue_after: Option<Duration> },
     /// Failed: retry after the key's backoff.
@@ -52,7 +53,7 @@ impl<S> Step<S> {
     }
     /// The calls, in order, each after the previous one answered (done at once if none).
     pub fn sequence(ops: Vec<WriteOp>) -> Step<S> {
-        if ops.is_empty() { Step::done() } else { Step::Sequence { ops, requeue_after: None } }
+        if ops.is_empty() { Step::done() } else { Step::Sequence { ops, requeue_after: None, fail: false } }
     }
 }
 
@@ -110,7 +111,24 @@ pub trait Reconciler {
 
 enum Running<S> {
     Batch { stage: S, results: Vec<Option<Result<Object, ApiError>>>, pending: usize },
-    Sequence { rest: VecDeque<WriteOp>, requeue_after: Option<Duration>, answered: usize },
+    Sequence { rest: VecDeque<WriteOp>, requeue_after: Option<Duration>, fail: bool, answered: usize },
+}
+
+/// A later spec update of an object this sequence just updated goes on from
+/// the version that write returned, as upstream passes the updated object
+/// along (`oldRSs[i] = updatedOldRS`). Status writes are not chained: upstream
+/// discards the answer of an early status write, so a later one conflicts.
+fn chain_versions(rest: &mut VecDeque<WriteOp>, written: &Object) {
+    let (kind, meta) = (written.kind(), written.meta());
+    for op in rest.iter_mut() {
+        if let WriteOp::Update(o) = op
+            && o.kind() == kind
+            && o.meta().name == meta.name
+            && o.meta().namespace == meta.namespace
+        {
+            o.meta_mut().resource_version = meta.resource_version.clone();
+        }
+    }
 }
 
 /// Runs a `Reconciler` as a component.
@@ -151,15 +169,15 @@ impl<R: Reconciler> Host<R> {
                     self.running.insert(key, Running::Batch { stage: then, results: (0..n).map(|_| None).collect(), pending: n });
                     return;
                 }
-                Step::Sequence { ops, requeue_after } => {
+                Step::Sequence { ops, requeue_after, fail } => {
                     let mut rest: VecDeque<WriteOp> = ops.into();
                     let Some(first) = rest.pop_front() else {
-                        step = Step::Done { requeue_after };
+                        step = if fail { Step::Failed } else { Step::Done { requeue_after } };
                         continue;
                     };
                     let id = out.write(first);
                     self.calls.insert(id, (key.clone(), 0));
-                    self.running.insert(key, Running::Sequence { rest, requeue_after, answered: 0 });
+                    self.running.insert(key, Running::Sequence { rest, requeue_after, fail, answered: 0 });
                     return;
                 }
                 Step::Done { requeue_after } => {
@@ -195,23 +213,27 @@ impl<R: Reconciler> Host<R> {
                 let step = self.r.resume(now, &key, stage, results, view, &mut keys);
                 self.apply(now, key, step, view, out);
             }
-            Running::Sequence { rest, requeue_after, answered } => {
+            Running::Sequence { rest, requeue_after, fail, answered } => {
                 self.r.sequence_answered(now, &key, *answered, &result);
                 *answered += 1;
-                if result.is_err() {
-                    self.running.remove(&key);
-                    self.apply(now, key, Step::Failed, view, out);
-                    return;
-                }
+                let written = match &result {
+                    Ok(o) => o,
+                    Err(_) => {
+                        self.running.remove(&key);
+                        self.apply(now, key, Step::Failed, view, out);
+                        return;
+                    }
+                };
+                chain_versions(rest, written);
                 match rest.pop_front() {
                     Some(next) => {
                         let id = out.write(next);
                         self.calls.insert(id, (key, 0));
                     }
                     None => {
-                        let requeue_after = *requeue_after;
+                        let end = if *fail { Step::Failed } else { Step::Done { requeue_after: *requeue_after } };
                         self.running.remove(&key);
-                        self.apply(now, key, Step::Done { requeue_after }, view, out);
+                        self.apply(now, key, end, view, out);
                     }
                 }
             }

@@ -39,6 +39,134 @@ pub fn resolve_fenceposts(surge: Option<&IntOrString>, unavailable: Option<&IntO
     if s == 0 && u == 0 { (0, 1) } else { (s, u) }
 }
 
+/// `MaxUnavailable`: maxUnavailable as a pod count, at most the replicas; 0
+/// for Recreate or no replicas.
+pub fn max_unavailable(d: &Deployment) -> i32 {
+    let desired = d.spec.replicas.unwrap_or(1);
+    if d.spec.strategy.type_ == "Recreate" || desired == 0 {
+        return 0;
+    }
+    let ru = d.spec.strategy.rolling_update.as_ref();
+    let (_, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+    unavailable.min(desired)
+}
+
+/// `NewRSNewReplicas`: the new ReplicaSet's size this step (Recreate: all
+/// at once; RollingUpdate: up to replicas + maxSurge pods over all ReplicaSets).
+pub fn new_rs_new_replicas(d: &Deployment, all: &[&ReplicaSet], new_rs: &ReplicaSet) -> i32 {
+    let desired = d.spec.replicas.unwrap_or(1);
+    if d.spec.strategy.type_ == "Recreate" {
+        return desired;
+    }
+    let surge = d.spec.strategy.rolling_update.as_ref().and_then(|r| r.max_surge.as_ref()).map_or(0, |v| v.scaled_value(desired, true).unwrap_or(0));
+    let current: i32 = all.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+    let max_total = desired + surge;
+    let new = new_rs.spec.replicas.unwrap_or(0);
+    if current >= max_total {
+        return new;
+    }
+    new + (max_total - current).min(desired - new)
+}
+
+/// `reconcileNewReplicaSet`: the new ReplicaSet's next size, if it changes.
+pub fn reconcile_new_replica_set(all: &[&ReplicaSet], new_rs: &ReplicaSet, d: &Deployment) -> Option<i32> {
+    let desired = d.spec.replicas.unwrap_or(1);
+    let new = new_rs.spec.replicas.unwrap_or(0);
+    if new == desired {
+        return None;
+    }
+    let target = if new > desired { desired } else { new_rs_new_replicas(d, all, new_rs) };
+    (target != new).then_some(target)
+}
+
+/// `ReplicaSetsByCreationTimestamp`: older first, then by name.
+fn by_creation(a: &ReplicaSet, b: &ReplicaSet) -> std::cmp::Ordering {
+    a.metadata.creation_timestamp.cmp(&b.metadata.creation_timestamp).then_with(|| a.metadata.name.cmp(&b.metadata.name))
+}
+
+/// `reconcileOldReplicaSets`: the old ReplicaSets' scale-downs, in the order
+/// upstream writes them (name, new size; one ReplicaSet may be written twice:
+/// unhealthy replicas first, then available ones). `Err` carries the writes
+/// made before the sync fails (see `cleanup_unhealthy_replicas`).
+pub fn reconcile_old_replica_sets(all: &[&ReplicaSet], old: &[&ReplicaSet], new_rs: &ReplicaSet, d: &Deployment) -> Result<Vec<(String, i32)>, Vec<(String, i32)>> {
+    let old_pods: i32 = old.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+    if old_pods == 0 {
+        return Ok(Vec::new());
+    }
+    let all_pods: i32 = all.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+    let min_available = d.spec.replicas.unwrap_or(1) - max_unavailable(d);
+    let new_unavailable = new_rs.spec.replicas.unwrap_or(0) - new_rs.status.available_replicas;
+    let max_scaled_down = all_pods - min_available - new_unavailable;
+    if max_scaled_down <= 0 {
+        return Ok(Vec::new());
+    }
+    let mut sorted: Vec<(&ReplicaSet, i32)> = old.iter().map(|rs| (*rs, rs.spec.replicas.unwrap_or(0))).collect();
+    sorted.sort_by(|a, b| by_creation(a.0, b.0));
+    let (mut writes, _) = cleanup_unhealthy_replicas(&mut sorted, max_scaled_down)?;
+    let available: i32 = all.iter().map(|rs| rs.status.available_replicas).sum();
+    writes.extend(scale_down_old_replica_sets_for_rolling_update(available, &mut sorted, d));
+    Ok(writes)
+}
+
+/// `cleanupUnhealthyReplicas`: scales old ReplicaSets (oldest first) down by
+/// their unavailable replicas, at most `max_cleanup` in all. `old` holds each
+/// ReplicaSet with its current size, updated as written; returns the writes
+/// and the count, or `Err` with the writes made before a ReplicaSet whose
+/// status reports more available replicas than its spec asks (a lagging
+/// status: upstream refuses to "scale down" upwards and fails the sync).
+pub fn cleanup_unhealthy_replicas(old: &mut [(&ReplicaSet, i32)], max_cleanup: i32) -> Result<(Vec<(String, i32)>, i32), Vec<(String, i32)>> {
+    let mut writes = Vec::new();
+    let mut total = 0;
+    for (rs, replicas) in old.iter_mut() {
+        if total >= max_cleanup {
+            break;
+        }
+        if *replicas == 0 || *replicas == rs.status.available_replicas {
+            continue;
+        }
+        let down = (max_cleanup - total).min(*replicas - rs.status.available_replicas);
+        if down < 0 {
+            return Err(writes);
+        }
+        *replicas -= down;
+        writes.push((rs.metadata.name.clone(), *replicas));
+        total += down;
+    }
+    Ok((writes, total))
+}
+
+/// `scaleDownOldReplicaSetsForRollingUpdate`: with `available` pods over all
+/// ReplicaSets, scales old ones (oldest first) down by what exceeds
+/// replicas − maxUnavailable.
+pub fn scale_down_old_replica_sets_for_rolling_update(available: i32, old: &mut [(&ReplicaSet, i32)], d: &Deployment) -> Vec<(String, i32)> {
+    let min_available = d.spec.replicas.unwrap_or(1) - max_unavailable(d);
+    let mut writes = Vec::new();
+    if available <= min_available {
+        return writes;
+    }
+    let total_down = available - min_available;
+    let mut total = 0;
+    for (rs, replicas) in old.iter_mut() {
+        if total >= total_down {
+            break;
+        }
+        if *replicas == 0 {
+            continue;
+        }
+        let down = (*replicas).min(total_down - total);
+        *replicas -= down;
+        writes.push((rs.metadata.name.clone(), *replicas));
+        total += down;
+    }
+    writes
+}
+
+/// `DeploymentComplete`: every replica updated and available, the spec observed.
+pub fn deployment_complete(d: &Deployment, status: &crate::model::deployment::DeploymentStatus) -> bool {
+    let desired = d.spec.replicas.unwrap_or(1);
+    status.updated_replicas == desired && status.replicas == desired && status.available_replicas == desired && status.observed_generation >= d.metadata.generation
+}
+
 /// A stable hash of the pod template (FNV-1a over its JSON), as a short label value.
 pub fn template_hash(d: &Deployment) -> String {
     let json = serde_json::to_string(&d.spec.template).unwrap_or_default();
@@ -72,6 +200,8 @@ pub struct DeploymentController {
     announcing: BTreeMap<Key, (crate::model::event::ObjectReference, Vec<Option<String>>)>,
     /// When the Deployment being synced should be looked at again (its progress deadline).
     requeue_after: Option<Duration>,
+    /// The sync being planned ends in an error after its writes (upstream returned one).
+    failed: bool,
 }
 
 impl DeploymentController {
@@ -81,6 +211,7 @@ impl DeploymentController {
             planned: Vec::new(),
             announcing: BTreeMap::new(),
             requeue_after: None,
+            failed: false,
         }
     }
 
@@ -131,6 +262,7 @@ impl DeploymentController {
         }
     }
 
+    /// `syncDeployment` for one Deployment: its writes in the order upstream makes them.
     fn sync(&mut self, now: SimTime, key: &Key, view: &Cache, out: &mut Vec<WriteOp>) {
         let Some(d) = view.deployments().get(&key.0, &key.1) else {
             return;
@@ -142,7 +274,7 @@ impl DeploymentController {
         let desired = d.spec.replicas.unwrap_or(1);
         let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));
         let mut old: Vec<&ReplicaSet> = owned.iter().copied().filter(|rs| !same_template(rs, d)).collect();
-        old.sort_by_key(|rs| (rs.metadata.creation_timestamp, rs.metadata.name.clone()));
+        old.sort_by(|a, b| by_creation(a, b));
         let max_rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0);
         if d.spec.paused {
             // Paused: scale only (the new ReplicaSet, or else the newest), no rollout.
@@ -152,118 +284,146 @@ impl DeploymentController {
             self.update_status(now, d, new_rs, &owned, out);
             return;
         }
-        let Some(new_rs) = new_rs else {
-            // Create the new ReplicaSet: at 0 under Recreate while old pods run, else up to the surge.
-            let hash = template_hash(d);
-            let old_total: i32 = old.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
-            let replicas = if d.spec.strategy.type_ == "Recreate" {
-                0
-            } else {
-                let ru = d.spec.strategy.rolling_update.as_ref();
-                let (surge, _) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
-                (desired + surge - old_total).clamp(0, desired)
-            };
-            let rs = self.new_replicaset(d, &hash, max_rev + 1, replicas);
-            let message = (replicas > 0).then(|| format!("Scaled up replica set {} from 0 to {replicas}", rs.metadata.name));
-            let created = format!("Created new replica set {:?}", rs.metadata.name);
-            self.write_announcing(WriteOp::Create(rs.into()), message, out);
-            // getNewReplicaSet: the Progressing condition starts the deadline's clock.
-            let mut next = d.clone();
-            let next_mut = std::sync::Arc::make_mut(&mut next);
-            let ts = Some(Timestamp::from_sim(now));
-            let transition = next_mut.status.conditions.iter().find(|c| c.type_ == "Progressing" && c.status == "True").and_then(|c| c.last_transition_time).or(ts);
-            next_mut.status.conditions.retain(|c| c.type_ != "Progressing");
-            next_mut.status.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "NewReplicaSetCreated".into(), message: created, last_update_time: ts, last_transition_time: transition, ..Default::default() });
-            self.write(WriteOp::UpdateStatus(Object::Deployment(next)), out);
-            return;
-        };
         // Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one).
-        if revision(new_rs) < max_rev {
+        if let Some(new_rs) = new_rs
+            && revision(new_rs) < max_rev
+        {
             let mut next = new_rs.clone();
             next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (max_rev + 1).to_string());
             self.write(WriteOp::Update(next.into()), out);
             return;
         }
         if d.spec.strategy.type_ == "Recreate" {
-            for rs in &old {
-                self.scale(rs, 0, out);
-            }
-            // `oldPodsRunning`: terminating pods still count until they are gone.
-            let old_pods: usize = old.iter().map(|rs| view.pods().controlled_by(&rs.metadata.uid).filter(|p| !p.is_terminal()).count()).sum();
-            if old_pods == 0 && old.iter().all(|rs| rs.spec.replicas == Some(0)) {
-                self.scale(new_rs, desired, out);
-            }
+            self.rollout_recreate(now, d, new_rs, &old, max_rev, view, out);
         } else {
-            self.rolling(d, new_rs, &old, desired, out);
+            self.rollout_rolling(now, d, new_rs, &old, max_rev, out);
         }
-        self.cleanup(d, &old, out);
+    }
+
+    /// `rolloutRolling`: create the new ReplicaSet if missing (and go on with
+    /// it in the same sync), scale it up if possible, else scale old ones
+    /// down; after either, only the status. Old ReplicaSets are cleaned up
+    /// only once the rollout is complete.
+    fn rollout_rolling(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, old: &[&ReplicaSet], max_rev: i64, out: &mut Vec<WriteOp>) {
+        let created;
+        let new_rs = match new_rs {
+            Some(rs) => rs,
+            None => {
+                created = self.create_new_replicaset(now, d, old, max_rev, out);
+                &created
+            }
+        };
+        let all: Vec<&ReplicaSet> = old.iter().copied().chain([new_rs]).collect();
+        let owned = all.clone();
+        if let Some(n) = reconcile_new_replica_set(&all, new_rs, d) {
+            self.scale(new_rs, n, out);
+            self.update_status(now, d, Some(new_rs), &owned, out);
+            return;
+        }
+        let active_old: Vec<&ReplicaSet> = old.iter().copied().filter(|rs| rs.spec.replicas.unwrap_or(0) > 0).collect();
+        let scales = match reconcile_old_replica_sets(&all, &active_old, new_rs, d) {
+            Ok(scales) => scales,
+            Err(before) => {
+                self.failed = true;
+                before
+            }
+        };
+        if !scales.is_empty() || self.failed {
+            // Each write continues from the previous one's result (`oldRSs[i] = updatedOldRS`).
+            let mut current: BTreeMap<&str, ReplicaSet> = BTreeMap::new();
+            for (name, to) in scales {
+                let Some(rs) = active_old.iter().find(|rs| rs.metadata.name == name) else { continue };
+                let now_rs = current.remove(rs.metadata.name.as_str()).unwrap_or_else(|| (*rs).clone());
+                self.scale(&now_rs, to, out);
+                let mut next = now_rs;
+                next.spec.replicas = Some(to);
+                current.insert(&rs.metadata.name, next);
+            }
+            if !self.failed {
+                self.update_status(now, d, Some(new_rs), &owned, out);
+            }
+            return;
+        }
+        if deployment_complete(d, &d.status) {
+            self.cleanup(d, old, out);
+        }
         self.update_status(now, d, Some(new_rs), &owned, out);
     }
 
-    fn rolling(&mut self, d: &Deployment, new_rs: &ReplicaSet, old: &[&ReplicaSet], desired: i32, out: &mut Vec<WriteOp>) {
-        let ru = d.spec.strategy.rolling_update.as_ref();
-        let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
-        let new_replicas = new_rs.spec.replicas.unwrap_or(0);
-        let old_replicas: i32 = old.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
-        let all = new_replicas + old_replicas;
-        // reconcileNewReplicaSet; after scaling up, old ones wait for the next sync (as upstream).
-        if new_replicas > desired {
-            self.scale(new_rs, desired, out);
-        } else if new_replicas < desired {
-            let max_total = desired + surge;
-            if all < max_total {
-                let up = (max_total - all).min(desired - new_replicas);
-                self.scale(new_rs, new_replicas + up, out);
-                return;
-            }
+    /// `rolloutRecreate`: old ReplicaSets to 0; once none of their pods runs,
+    /// the new ReplicaSet (created then, at full size) up to the replicas.
+    #[allow(clippy::too_many_arguments)]
+    fn rollout_recreate(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, old: &[&ReplicaSet], max_rev: i64, view: &Cache, out: &mut Vec<WriteOp>) {
+        let desired = d.spec.replicas.unwrap_or(1);
+        let owned: Vec<&ReplicaSet> = old.iter().copied().chain(new_rs).collect();
+        let mut scaled_down = false;
+        for rs in old.iter().filter(|rs| rs.spec.replicas.unwrap_or(0) > 0) {
+            self.scale(rs, 0, out);
+            scaled_down = true;
         }
-        // reconcileOldReplicaSets
-        if old_replicas == 0 {
+        // `oldPodsRunning`: old ReplicaSets still report replicas, or a pod of theirs is not terminal.
+        let old_pods_running = || {
+            old.iter().map(|rs| rs.status.replicas).sum::<i32>() > 0
+                || old.iter().any(|rs| view.pods().controlled_by(&rs.metadata.uid).any(|p| !p.is_terminal()))
+        };
+        if scaled_down || old_pods_running() {
+            self.update_status(now, d, new_rs, &owned, out);
             return;
         }
-        let min_available = desired - unavailable;
-        let new_unavailable = new_replicas - new_rs.status.available_replicas;
-        let max_scaled_down = all - min_available - new_unavailable;
-        if max_scaled_down <= 0 {
-            return;
-        }
-        // Unhealthy old replicas first, then available ones, oldest first.
-        let mut budget = max_scaled_down;
-        let mut remaining: BTreeMap<String, i32> = old.iter().map(|rs| (rs.metadata.name.clone(), rs.spec.replicas.unwrap_or(0))).collect();
-        for rs in old {
-            let r = remaining[&rs.metadata.name];
-            let unhealthy = (r - rs.status.available_replicas).max(0).min(budget);
-            if unhealthy > 0 {
-                remaining.insert(rs.metadata.name.clone(), r - unhealthy);
-                budget -= unhealthy;
+        let created;
+        let new_rs = match new_rs {
+            Some(rs) => rs,
+            None => {
+                created = self.create_new_replicaset(now, d, old, max_rev, out);
+                &created
             }
+        };
+        self.scale(new_rs, desired, out);
+        if deployment_complete(d, &d.status) {
+            self.cleanup(d, old, out);
         }
-        let available: i32 = old.iter().map(|rs| rs.status.available_replicas).sum::<i32>() + new_rs.status.available_replicas;
-        let mut can_remove = (available - min_available).max(0).min(budget);
-        for rs in old {
-            if can_remove == 0 {
-                break;
-            }
-            let r = remaining[&rs.metadata.name];
-            let down = r.min(can_remove);
-            remaining.insert(rs.metadata.name.clone(), r - down);
-            can_remove -= down;
-        }
-        for rs in old {
-            self.scale(rs, remaining[&rs.metadata.name], out);
-        }
+        let owned: Vec<&ReplicaSet> = old.iter().copied().chain([new_rs]).collect();
+        self.update_status(now, d, Some(new_rs), &owned, out);
     }
 
-    /// Deletes old, empty ReplicaSets beyond revisionHistoryLimit, oldest first.
+    /// `getNewReplicaSet` creating one: at `NewRSNewReplicas`, then the
+    /// Progressing=NewReplicaSetCreated condition (its answer is not used by
+    /// the rest of the sync, as upstream's is discarded). Returns the ReplicaSet as created.
+    fn create_new_replicaset(&mut self, now: SimTime, d: &Deployment, old: &[&ReplicaSet], max_rev: i64, out: &mut Vec<WriteOp>) -> ReplicaSet {
+        let hash = template_hash(d);
+        let mut rs = self.new_replicaset(d, &hash, max_rev + 1, 0);
+        let all: Vec<&ReplicaSet> = old.iter().copied().chain([&rs]).collect();
+        let replicas = new_rs_new_replicas(d, &all, &rs);
+        rs.spec.replicas = Some(replicas);
+        let message = (replicas > 0).then(|| format!("Scaled up replica set {} from 0 to {replicas}", rs.metadata.name));
+        let created = format!("Created new replica set {:?}", rs.metadata.name);
+        self.write_announcing(WriteOp::Create(rs.clone().into()), message, out);
+        // The Progressing condition starts the deadline's clock.
+        let mut next = d.clone();
+        let ts = Some(Timestamp::from_sim(now));
+        let transition = next.status.conditions.iter().find(|c| c.type_ == "Progressing" && c.status == "True").and_then(|c| c.last_transition_time).or(ts);
+        next.status.conditions.retain(|c| c.type_ != "Progressing");
+        next.status.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "NewReplicaSetCreated".into(), message: created, last_update_time: ts, last_transition_time: transition, ..Default::default() });
+        self.write(WriteOp::UpdateStatus(Object::Deployment(std::sync::Arc::new(next))), out);
+        rs
+    }
+
+    /// `cleanupDeployment`: of the old ReplicaSets not being deleted, those
+    /// beyond revisionHistoryLimit, lowest revision first, deleted if empty.
     fn cleanup(&mut self, d: &Deployment, old: &[&ReplicaSet], out: &mut Vec<WriteOp>) {
-        let limit = d.spec.revision_history_limit.unwrap_or(10).max(0) as usize;
-        let mut empty: Vec<&&ReplicaSet> = old.iter().filter(|rs| rs.spec.replicas == Some(0) && rs.status.replicas == 0 && !rs.metadata.is_deleting()).collect();
-        empty.sort_by_key(|rs| revision(rs));
-        if empty.len() > limit {
-            for rs in &empty[..empty.len() - limit] {
-                let target = ObjectRef::new(Kind::ReplicaSet, &rs.metadata.namespace, &rs.metadata.name);
-                self.write(WriteOp::Delete { target, options: DeleteOptions::default() }, out);
+        let Some(limit) = d.spec.revision_history_limit else { return };
+        let mut alive: Vec<&&ReplicaSet> = old.iter().filter(|rs| !rs.metadata.is_deleting()).collect();
+        let diff = alive.len() as i64 - i64::from(limit);
+        if diff <= 0 {
+            return;
+        }
+        alive.sort_by(|a, b| revision(a).cmp(&revision(b)).then_with(|| by_creation(a, b)));
+        for rs in alive.into_iter().take(diff as usize) {
+            if rs.status.replicas != 0 || rs.spec.replicas.unwrap_or(0) != 0 || rs.metadata.generation > rs.status.observed_generation {
+                continue;
             }
+            let target = ObjectRef::new(Kind::ReplicaSet, &rs.metadata.namespace, &rs.metadata.name);
+            self.write(WriteOp::Delete { target, options: DeleteOptions::default() }, out);
         }
     }
 
@@ -420,7 +580,7 @@ impl Reconciler for DeploymentController {
                 self.announcing.remove(key);
             }
         }
-        Step::Sequence { ops, requeue_after: self.requeue_after.take() }
+        Step::Sequence { ops, requeue_after: self.requeue_after.take(), fail: std::mem::take(&mut self.failed) }
     }
 
     fn resume(&mut self, _now: SimTime, _key: &Key, _stage: (), _results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {

@@ -110,3 +110,173 @@ mod host {
         assert!(out.effects().iter().any(|e| matches!(e, Effect::Write { op, .. } if op.target().kind == Kind::ReplicaSet)), "retried");
     }
 }
+
+/// Upstream's rolling-update test tables (pkg/controller/deployment/rolling_test.go),
+/// ported case by case, and the write order of `rolloutRolling`.
+mod upstream {
+    use super::*;
+    use crate::model::deployment::RollingUpdateDeployment;
+
+    /// `newDeployment(name, replicas, revisionHistoryLimit, maxSurge, maxUnavailable, selector)`.
+    fn new_deployment(replicas: i32, max_surge: i32, max_unavailable: i32) -> Deployment {
+        let mut d: Deployment = serde_yaml::from_str(
+            "metadata: {name: foo, namespace: default, uid: d-uid, generation: 1}\nspec: {selector: {matchLabels: {foo: bar}}, template: {metadata: {labels: {foo: bar}}, spec: {containers: [{name: c, image: i}]}}}",
+        )
+        .unwrap();
+        d.spec.replicas = Some(replicas);
+        d.spec.strategy.type_ = "RollingUpdate".into();
+        d.spec.strategy.rolling_update = Some(RollingUpdateDeployment { max_surge: Some(IntOrString::Int(max_surge)), max_unavailable: Some(IntOrString::Int(max_unavailable)) });
+        d
+    }
+
+    /// `rs(name, replicas, selector, timestamp)` with its available replicas.
+    fn rs(name: &str, replicas: i32, available: i32) -> ReplicaSet {
+        let mut r: ReplicaSet = serde_yaml::from_str("metadata: {namespace: default}\nspec: {selector: {matchLabels: {foo: bar}}, template: {metadata: {labels: {foo: bar}}, spec: {containers: [{name: c, image: i}]}}}").unwrap();
+        r.metadata.name = name.into();
+        r.spec.replicas = Some(replicas);
+        r.status.available_replicas = available;
+        r
+    }
+
+    #[test]
+    fn test_deployment_controller_reconcile_new_replica_set() {
+        // (deploymentReplicas, maxSurge, oldReplicas, newReplicas, scaleExpected, expectedNewReplicas)
+        for (i, (replicas, surge, old, new, expected)) in [
+            (10, 0, 10, 0, None), // Should not scale up.
+            (10, 2, 10, 0, Some(2)),
+            (10, 2, 5, 0, Some(7)),
+            (10, 2, 10, 2, None),
+            (10, 2, 2, 11, Some(10)), // Should scale down.
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let new_rs = rs("foo-v2", new, 0);
+            let old_rs = rs("foo-v2", old, 0);
+            let d = new_deployment(replicas, surge, 0);
+            assert_eq!(reconcile_new_replica_set(&[&new_rs, &old_rs], &new_rs, &d), expected, "scenario {i}");
+        }
+    }
+
+    #[test]
+    fn test_deployment_controller_reconcile_old_replica_sets() {
+        // (deploymentReplicas, maxUnavailable, oldReplicas, newReplicas, readyPodsFromOldRS, readyPodsFromNewRS, scaleExpected, expectedOldReplicas)
+        for (i, (replicas, unavailable, old, new, ready_old, ready_new, expected)) in [
+            (10, 0, 10, 0, 10, 0, Some(9)),
+            (10, 2, 10, 0, 10, 0, Some(8)),
+            (10, 2, 10, 0, 8, 0, Some(8)), // unhealthy replicas from old replica sets cleaned up
+            (10, 2, 10, 0, 9, 0, Some(8)), // 1 unhealthy cleaned up, and 1 ready pod scaled down
+            (10, 2, 8, 2, 8, 0, None),     // the new RS's unavailable pods do not scale old ones down further
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let new_rs = rs("foo-new", new, ready_new);
+            let old_rs = rs("foo-old", old, ready_old);
+            let d = new_deployment(replicas, 0, unavailable);
+            let writes = reconcile_old_replica_sets(&[&old_rs, &new_rs], &[&old_rs], &new_rs, &d).unwrap();
+            assert_eq!(writes.last().map(|(_, n)| *n), expected, "scenario {i}: {writes:?}");
+        }
+        // Scenario 3 writes the same ReplicaSet twice, as upstream: unhealthy first, then available.
+        let (new_rs, old_rs) = (rs("foo-new", 0, 0), rs("foo-old", 10, 9));
+        let writes = reconcile_old_replica_sets(&[&old_rs, &new_rs], &[&old_rs], &new_rs, &new_deployment(10, 0, 2)).unwrap();
+        assert_eq!(writes, [("foo-old".to_string(), 9), ("foo-old".to_string(), 8)]);
+        // A lagging status (more available than the spec asks) is not "cleaned up" upwards: the sync fails.
+        let (new_rs, old_rs) = (rs("foo-new", 4, 3), rs("foo-old", 3, 4));
+        assert_eq!(reconcile_old_replica_sets(&[&old_rs, &new_rs], &[&old_rs], &new_rs, &new_deployment(5, 2, 1)), Err(vec![]));
+    }
+
+    #[test]
+    fn test_deployment_controller_cleanup_unhealthy_replicas() {
+        // (oldReplicas, readyPods, unHealthyPods, maxCleanupCount, cleanupCountExpected)
+        for (i, (old, ready, _unhealthy, max_cleanup, expected)) in [(10, 8, 2, 1, 1), (10, 8, 2, 3, 2), (10, 8, 2, 0, 0), (10, 10, 0, 3, 0)].into_iter().enumerate() {
+            let old_rs = rs("foo-v2", old, ready);
+            let mut sorted = vec![(&old_rs, old)];
+            let (_, count) = cleanup_unhealthy_replicas(&mut sorted, max_cleanup).unwrap();
+            assert_eq!(count, expected, "scenario {i}");
+        }
+    }
+
+    #[test]
+    fn test_deployment_controller_scale_down_old_replica_sets_for_rolling_update() {
+        // (deploymentReplicas, maxUnavailable, readyPods, oldReplicas, scaleExpected, expectedOldReplicas)
+        for (i, (replicas, unavailable, ready, old, expected)) in
+            [(10, 0, 10, 10, Some(9)), (10, 2, 10, 10, Some(8)), (10, 2, 8, 10, None), (10, 2, 10, 0, None), (10, 2, 1, 10, None)].into_iter().enumerate()
+        {
+            let old_rs = rs("foo-v2", old, ready);
+            let d = new_deployment(replicas, 0, unavailable);
+            let mut sorted = vec![(&old_rs, old)];
+            let writes = scale_down_old_replica_sets_for_rolling_update(ready, &mut sorted, &d);
+            assert!(writes.len() <= 1, "scenario {i}: only one update");
+            assert_eq!(writes.first().map(|(_, n)| *n), expected, "scenario {i}");
+        }
+    }
+
+    /// TestMaxUnavailable (deployment/util): at most the replicas, 0 for Recreate or none.
+    #[test]
+    fn test_max_unavailable() {
+        let with = |replicas: i32, unavailable: IntOrString| {
+            let mut d = new_deployment(replicas, 0, 0);
+            d.spec.strategy.rolling_update.as_mut().unwrap().max_unavailable = Some(unavailable);
+            d.spec.strategy.rolling_update.as_mut().unwrap().max_surge = Some(IntOrString::Int(1));
+            d
+        };
+        assert_eq!(max_unavailable(&with(10, IntOrString::Int(5))), 5, "maxUnavailable less than replicas");
+        assert_eq!(max_unavailable(&with(5, IntOrString::Int(5))), 5, "maxUnavailable equal replicas");
+        assert_eq!(max_unavailable(&with(5, IntOrString::Int(10))), 5, "maxUnavailable greater than replicas");
+        assert_eq!(max_unavailable(&with(5, IntOrString::String("20%".into()))), 1, "maxUnavailable with percents");
+        assert_eq!(max_unavailable(&with(5, IntOrString::String("160%".into()))), 5, "maxUnavailable with percents greater than replicas");
+        assert_eq!(max_unavailable(&with(0, IntOrString::Int(1))), 0, "maxUnavailable with zero replicas");
+        let mut recreate = with(5, IntOrString::Int(1));
+        recreate.spec.strategy.type_ = "Recreate".into();
+        assert_eq!(max_unavailable(&recreate), 0, "maxUnavailable with Recreate deployment strategy");
+    }
+
+    /// `rolloutRolling` through the reconciler: a ReplicaSet written twice in
+    /// one sync is written in sequence (the host hands the second write the
+    /// version the first returned), and the status comes last.
+    #[test]
+    fn a_sync_that_cleans_up_then_scales_down_writes_the_old_replicaset_twice() {
+        let mut d = new_deployment(10, 0, 2);
+        d.metadata.generation = 2;
+        let mut old_rs = rs("foo-old", 10, 9);
+        old_rs.metadata.uid = "old".into();
+        old_rs.spec.template.spec.containers[0].image = "i:previous".into();
+        old_rs.metadata.owner_references = vec![OwnerReference { api_version: "apps/v1".into(), kind: "Deployment".into(), name: "foo".into(), uid: "d-uid".into(), controller: Some(true), block_owner_deletion: Some(true) }];
+        let mut new_rs = DeploymentController::new().new_replicaset(&d, &template_hash(&d), 2, 0);
+        new_rs.metadata.uid = "new".into();
+        let mut c = Cache::new(&[Kind::Deployment, Kind::ReplicaSet, Kind::Pod]);
+        for (i, o) in [Object::from(d.clone()), old_rs.into(), new_rs.into()].into_iter().enumerate() {
+            c.apply(&crate::api::WatchEvent { type_: crate::api::WatchEventType::Added, key: std::sync::Arc::from(""), object: o, revision: i as i64 + 1 });
+        }
+        let mut q = crate::control::workqueue::WorkQueue::new();
+        let mut ctl = DeploymentController::new();
+        let step = ctl.reconcile(SimTime::ZERO, &("default".into(), "foo".into()), &c, &mut crate::control::host::Keys::new(&mut q, SimTime::ZERO));
+        let crate::control::host::Step::Sequence { ops, .. } = step else { panic!("{step:?}") };
+        let got: Vec<(&str, String, Option<i32>)> = ops
+            .iter()
+            .map(|o| match o {
+                WriteOp::Update(Object::ReplicaSet(r)) => ("update", r.metadata.name.clone(), r.spec.replicas),
+                other => (other.verb(), other.target().name, None),
+            })
+            .collect();
+        assert_eq!(got, [("update", "foo-old".to_string(), Some(9)), ("update", "foo-old".to_string(), Some(8)), ("update-status", "foo".to_string(), None)]);
+        // Through the host, the second write carries the version the first returned.
+        let mut host = crate::control::host::Host::new(DeploymentController::new());
+        let mut out = crate::control::Outbox::default();
+        use crate::control::Component;
+        host.handle(SimTime::ZERO, crate::control::Input::Synced, &c, &mut out);
+        let (id, first) = out.drain().find_map(|e| match e {
+            crate::control::Effect::Write { id, op: WriteOp::Update(o) } => Some((id, o)),
+            _ => None,
+        }).unwrap();
+        let mut answered = first.clone();
+        answered.meta_mut().resource_version = "77".into();
+        host.handle(SimTime::from_millis(1), crate::control::Input::WriteResult { id, result: Ok(answered) }, &c, &mut out);
+        let second = out.drain().find_map(|e| match e {
+            crate::control::Effect::Write { op: WriteOp::Update(o), .. } => Some(o),
+            _ => None,
+        }).unwrap();
+        assert_eq!((second.meta().name.as_str(), second.meta().resource_version.as_str()), ("foo-old", "77"));
+    }
+}
