@@ -235,12 +235,16 @@ pub fn pending_pods(pods: &[Object]) -> Vec<PendingPod> {
 
 /// Writes `report.svg`: the run's timeline with faults and checks marked.
 pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &Summary, outcome: &RunOutcome) -> Result<(), String> {
-    use super::timeline::{Mark, Window, svg};
+    use super::timeline::{Action, Mark, Window, svg};
     let end = outcome.end.as_secs_f64();
     let mut windows: Vec<Window> = Vec::new();
+    let mut actions: Vec<Action> = Vec::new();
     for (i, a) in scenario.timeline.iter().enumerate() {
         // Each fault says its window: a duration, or the later action that ends it.
-        let Some(w) = a.action.window() else { continue };
+        let Some(w) = a.action.window() else {
+            actions.push(Action { t_s: a.at.as_secs_f64(), label: a.action.describe() });
+            continue;
+        };
         let from_s = a.at.as_secs_f64();
         let ended = scenario.timeline[i + 1..].iter().find(|b| (w.ends)(&a.action, &b.action)).map(|b| b.at.as_secs_f64());
         let to_s = w.lasts.map(|d| (a.at + d).as_secs_f64().min(end)).or(ended).unwrap_or(end);
@@ -260,7 +264,7 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
         .collect();
     let title = format!("{} — seed {} — {}", summary.scenario, summary.seed, if summary.ok { "ok" } else { "FAILED" });
     let p = dir.join("report.svg");
-    std::fs::write(&p, svg(&title, end, &outcome.observer.rows, &windows, &marks, &evictions)).map_err(|e| io_err(&p, e))
+    std::fs::write(&p, svg(&title, end, &outcome.observer.rows, &windows, &marks, &actions, &evictions)).map_err(|e| io_err(&p, e))
 }
 
 pub fn read_summary(dir: &Path) -> Result<Summary, String> {

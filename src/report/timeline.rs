@@ -27,7 +27,35 @@ struct Panel<'a> {
     series: Vec<(&'a str, &'a str, Vec<(f64, f64)>)>,
 }
 
-pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], marks: &[Mark], evictions_s: &[f64]) -> String {
+/// A timeline action that is not a fault (scale, patch, apply, delete, …), marked at its instant.
+pub struct Action {
+    pub t_s: f64,
+    pub label: String,
+}
+
+/// Labels longer than this are cut (a violation message can be a paragraph).
+const LABEL_CHARS_MAX: usize = 60;
+
+fn cut(label: &str) -> String {
+    if label.chars().count() <= LABEL_CHARS_MAX { label.to_string() } else { format!("{}…", label.chars().take(LABEL_CHARS_MAX - 1).collect::<String>()) }
+}
+
+/// Groups of items whose x positions lie within `min_gap_px` of the group's
+/// first: they share one line and their labels are stacked, not overlaid.
+fn stacked<T>(items: &[T], x_of: impl Fn(&T) -> f64, min_gap_px: f64) -> Vec<(f64, Vec<&T>)> {
+    let mut sorted: Vec<&T> = items.iter().collect();
+    sorted.sort_by(|a, b| x_of(a).total_cmp(&x_of(b)));
+    let mut groups: Vec<(f64, Vec<&T>)> = Vec::new();
+    for it in sorted {
+        match groups.last_mut() {
+            Some((gx, members)) if x_of(it) - *gx < min_gap_px => members.push(it),
+            _ => groups.push((x_of(it), vec![it])),
+        }
+    }
+    groups
+}
+
+pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], marks: &[Mark], actions: &[Action], evictions_s: &[f64]) -> String {
     let (w, left, right, top) = (1000.0, 70.0, 20.0, 50.0);
     let (ph, gap) = (150.0, 40.0);
     let pw = w - left - right;
@@ -46,12 +74,17 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
                 ("running", "#4a9c5d", pts(|r| r.pods_running)),
                 ("pending", "#d9822b", pts(|r| r.pods_pending)),
                 ("terminating", "#b5485d", pts(|r| r.pods_deleting)),
+                ("succeeded", "#3b6ea5", pts(|r| r.pods_succeeded)),
+                ("failed", "#7f3b08", pts(|r| r.pods_failed)),
             ],
         },
         Panel { title: "nodes", series: vec![("ready", "#3b6ea5", pts(|r| r.nodes_ready)), ("not ready", "#b5485d", pts(|r| r.nodes - r.nodes_ready))] },
         Panel { title: "scheduling and eviction", series: vec![("unscheduled pods", "#d9822b", pts(|r| r.pods - r.pods_bound)), ("evictions (cumulative)", "#6b4c9a", evict)] },
     ];
-    let h = top + panels.len() as f64 * (ph + gap) + 110.0;
+    // Room below the axis for the stacked, slanted check labels.
+    let x_px = |t: f64| left + pw * (t / end.max(1.0)).clamp(0.0, 1.0);
+    let deepest = stacked(marks, |m| x_px(m.t_s), 14.0).iter().map(|(_, g)| g.len()).max().unwrap_or(0);
+    let h = top + panels.len() as f64 * (ph + gap) + 110.0 + 13.0 * deepest.saturating_sub(1) as f64;
     let x = |t: f64| left + pw * (t / end).clamp(0.0, 1.0);
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n");
     s.push_str(&format!("<text x=\"{left}\" y=\"26\" font-size=\"17\" font-weight=\"bold\">{}</text>\n", esc(title)));
@@ -73,7 +106,7 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
             let v = (max * frac).round();
             s.push_str(&format!("<text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\" font-size=\"10\">{v}</text>\n", left - 6.0, y(v) + 4.0));
         }
-        let mut lx = left + 260.0;
+        let mut lx = left + 180.0;
         for (name, color, pts) in &p.series {
             if pts.is_empty() {
                 continue;
@@ -81,20 +114,56 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
             let d: Vec<String> = pts.iter().map(|(t, v)| format!("{:.1},{:.1}", x(*t), y(*v))).collect();
             s.push_str(&format!("<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\n", d.join(" ")));
             s.push_str(&format!("<rect x=\"{lx}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{color}\"/><text x=\"{}\" y=\"{}\" font-size=\"11\">{name}</text>\n", y0 - 16.0, lx + 14.0, y0 - 7.0));
-            lx += 150.0;
+            lx += 28.0 + 7.0 * name.len() as f64;
         }
         for m in marks {
             let color = if m.ok { "#4a9c5d" } else { "#c0392b" };
             let dash = if m.ok { "3,3" } else { "" };
             s.push_str(&format!("<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{y0}\" y2=\"{1}\" stroke=\"{color}\" stroke-dasharray=\"{dash}\"/>\n", x(m.t_s), y0 + ph));
-            if i == panels.len() - 1 {
-                s.push_str(&format!(
-                    "<text transform=\"translate({:.1},{}) rotate(35)\" font-size=\"9\" fill=\"{color}\">{}{}</text>\n",
-                    x(m.t_s),
-                    y0 + ph + 22.0,
-                    if m.ok { "" } else { "✗ " },
-                    esc(&m.label)
-                ));
+        }
+        for a in actions {
+            s.push_str(&format!("<line x1=\"{0:.1}\" x2=\"{0:.1}\" y1=\"{y0}\" y2=\"{1}\" stroke=\"#777\" stroke-width=\"0.8\" stroke-dasharray=\"1,3\"/>\n", x(a.t_s), y0 + ph));
+        }
+        if i == 0 {
+            // Timeline actions: a marker on top of the first panel; labels at its
+            // foot, each in the lowest row where it does not run into another.
+            let mut row_ends: Vec<f64> = Vec::new();
+            let mut sorted: Vec<&Action> = actions.iter().collect();
+            sorted.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
+            for a in sorted {
+                let label = cut(&a.label);
+                let width = 5.3 * label.chars().count() as f64;
+                let ax = x(a.t_s);
+                // Near the right edge the label ends at the marker instead of starting there.
+                let (anchor, from, to) = if ax + width > left + pw { ("end", ax - width - 3.0, ax - 3.0) } else { ("start", ax + 3.0, ax + width + 3.0) };
+                let row = row_ends.iter().position(|&end| end < from).unwrap_or(row_ends.len());
+                if row == row_ends.len() {
+                    row_ends.push(to + 6.0);
+                } else {
+                    row_ends[row] = to + 6.0;
+                }
+                let ty = y0 + ph - 6.0 - 11.0 * row as f64;
+                let tx = if anchor == "end" { to } else { from };
+                s.push_str(&format!("<path d=\"M{ax:.1},{y0} l-4,-6 h8 z\" fill=\"#555\"/>\n"));
+                s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"9\" fill=\"#444\" text-anchor=\"{anchor}\">{}</text>\n", esc(&label)));
+            }
+        }
+        if i == panels.len() - 1 {
+            // Check labels below the axis, slanted; marks at (nearly) the same
+            // instant stack; near the right edge they slant back inwards.
+            for (gx, group) in stacked(marks, |m| x(m.t_s), 14.0) {
+                for (k, m) in group.iter().enumerate() {
+                    let color = if m.ok { "#4a9c5d" } else { "#c0392b" };
+                    let ty = y0 + ph + 22.0 + 13.0 * k as f64;
+                    let inward = gx > left + pw * 0.8;
+                    let (anchor, angle) = if inward { ("end", -35) } else { ("start", 35) };
+                    let (tx, ty) = if inward { (gx, ty + 60.0) } else { (gx, ty) };
+                    s.push_str(&format!(
+                        "<text transform=\"translate({tx:.1},{ty:.1}) rotate({angle})\" text-anchor=\"{anchor}\" font-size=\"9\" fill=\"{color}\">{}{}</text>\n",
+                        if m.ok { "" } else { "✗ " },
+                        esc(&cut(&m.label))
+                    ));
+                }
             }
         }
     }
