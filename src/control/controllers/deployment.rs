@@ -161,6 +161,128 @@ pub fn scale_down_old_replica_sets_for_rolling_update(available: i32, old: &mut 
     writes
 }
 
+pub const DESIRED_REPLICAS_ANNOTATION: &str = "deployment.kubernetes.io/desired-replicas";
+pub const MAX_REPLICAS_ANNOTATION: &str = "deployment.kubernetes.io/max-replicas";
+
+/// `MaxSurge`: maxSurge as a pod count (0 for Recreate).
+pub fn max_surge(d: &Deployment) -> i32 {
+    if d.spec.strategy.type_ == "Recreate" {
+        return 0;
+    }
+    let ru = d.spec.strategy.rolling_update.as_ref();
+    resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), d.spec.replicas.unwrap_or(1)).0
+}
+
+fn annotation_i32(rs: &ReplicaSet, key: &str) -> Option<i32> {
+    rs.metadata.annotations.get(key).and_then(|v| v.parse().ok())
+}
+
+/// `SetReplicasAnnotations`: the Deployment's replicas and replicas + maxSurge
+/// as this ReplicaSet last saw them; true if they changed.
+pub fn set_replicas_annotations(rs: &mut ReplicaSet, d: &Deployment) -> bool {
+    let desired = d.spec.replicas.unwrap_or(1);
+    let max = desired + max_surge(d);
+    let mut changed = false;
+    for (key, value) in [(DESIRED_REPLICAS_ANNOTATION, desired), (MAX_REPLICAS_ANNOTATION, max)] {
+        if annotation_i32(rs, key) != Some(value) {
+            rs.metadata.annotations.insert(key.into(), value.to_string());
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// `isScalingEvent`: an active ReplicaSet was sized for other replicas than the Deployment's.
+pub fn is_scaling_event(d: &Deployment, new_rs: Option<&ReplicaSet>, old: &[&ReplicaSet]) -> bool {
+    let desired = d.spec.replicas.unwrap_or(1);
+    new_rs.into_iter().chain(old.iter().copied()).filter(|rs| rs.spec.replicas.unwrap_or(0) > 0).any(|rs| annotation_i32(rs, DESIRED_REPLICAS_ANNOTATION).is_some_and(|v| v != desired))
+}
+
+/// `IsSaturated`: the new ReplicaSet is at the Deployment's size, sized for it, and all available.
+fn is_saturated(d: &Deployment, rs: &ReplicaSet) -> bool {
+    let desired = d.spec.replicas.unwrap_or(1);
+    rs.spec.replicas == Some(desired) && annotation_i32(rs, DESIRED_REPLICAS_ANNOTATION) == Some(desired) && rs.status.available_replicas == desired
+}
+
+/// `getReplicaSetFraction`: how much of the change this ReplicaSet takes, by its share of the size it was made for.
+fn replica_set_fraction(rs: &ReplicaSet, d: &Deployment) -> i32 {
+    let replicas = rs.spec.replicas.unwrap_or(0);
+    let desired = d.spec.replicas.unwrap_or(1);
+    if desired == 0 {
+        return -replicas;
+    }
+    let max_now = desired + max_surge(d);
+    let before = annotation_i32(rs, MAX_REPLICAS_ANNOTATION).unwrap_or(d.status.replicas);
+    if before == 0 {
+        return 0;
+    }
+    // integer.RoundToInt32: half away from zero.
+    (f64::from(replicas) * f64::from(max_now) / f64::from(before)).round() as i32 - replicas
+}
+
+/// `GetReplicaSetProportion`: the fraction, bounded by what is left to add (or remove).
+fn replica_set_proportion(rs: &ReplicaSet, d: &Deployment, to_add: i32, added: i32) -> i32 {
+    if rs.spec.replicas.unwrap_or(0) == 0 || to_add == 0 || to_add == added {
+        return 0;
+    }
+    let fraction = replica_set_fraction(rs, d);
+    let allowed = to_add - added;
+    if to_add > 0 { fraction.min(allowed) } else { fraction.max(allowed) }
+}
+
+/// `scale` (sync.go): the sizes a scaling event gives the ReplicaSets, in
+/// write order: the single active (or newest) one to the replicas; old ones
+/// to 0 beside a saturated new one; otherwise every active ReplicaSet in
+/// proportion to its size, the largest first (newer first when scaling up,
+/// older first down), leftovers to the first.
+pub fn proportional_scale(d: &Deployment, new_rs: Option<&ReplicaSet>, old: &[&ReplicaSet]) -> Vec<(String, i32)> {
+    let desired = d.spec.replicas.unwrap_or(1);
+    let active = |rs: &&ReplicaSet| rs.spec.replicas.unwrap_or(0) > 0;
+    // FindActiveOrLatest
+    let mut newest_first: Vec<&ReplicaSet> = old.to_vec();
+    newest_first.sort_by(|a, b| by_creation(b, a));
+    let all_active: Vec<&ReplicaSet> = newest_first.iter().copied().chain(new_rs).filter(active).collect();
+    let active_or_latest = match all_active.len() {
+        0 => new_rs.or(newest_first.first().copied()),
+        1 => Some(all_active[0]),
+        _ => None,
+    };
+    if let Some(rs) = active_or_latest {
+        return if rs.spec.replicas == Some(desired) { Vec::new() } else { vec![(rs.metadata.name.clone(), desired)] };
+    }
+    if new_rs.is_some_and(|rs| is_saturated(d, rs)) {
+        return old.iter().copied().filter(active).map(|rs| (rs.metadata.name.clone(), 0)).collect();
+    }
+    if d.spec.strategy.type_ == "Recreate" {
+        return Vec::new();
+    }
+    let mut all: Vec<&ReplicaSet> = old.iter().copied().chain(new_rs).filter(active).collect();
+    let total: i32 = all.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+    let allowed = if desired > 0 { desired + max_surge(d) } else { 0 };
+    let to_add = allowed - total;
+    let size = |rs: &ReplicaSet| rs.spec.replicas.unwrap_or(0);
+    if to_add > 0 {
+        // ReplicaSetsBySizeNewer
+        all.sort_by(|a, b| size(b).cmp(&size(a)).then_with(|| b.metadata.creation_timestamp.cmp(&a.metadata.creation_timestamp)));
+    } else if to_add < 0 {
+        // ReplicaSetsBySizeOlder
+        all.sort_by(|a, b| size(b).cmp(&size(a)).then_with(|| by_creation(a, b)));
+    }
+    let mut added = 0;
+    let mut sizes: Vec<i32> = Vec::with_capacity(all.len());
+    for rs in &all {
+        let p = if to_add != 0 { replica_set_proportion(rs, d, to_add, added) } else { 0 };
+        sizes.push(size(rs) + p);
+        added += p;
+    }
+    if to_add != 0
+        && let Some(first) = sizes.first_mut()
+    {
+        *first = (*first + to_add - added).max(0);
+    }
+    all.iter().zip(sizes).map(|(rs, n)| (rs.metadata.name.clone(), n)).collect()
+}
+
 /// `DeploymentComplete`: every replica updated and available, the spec observed.
 pub fn deployment_complete(d: &Deployment, status: &crate::model::deployment::DeploymentStatus) -> bool {
     let desired = d.spec.replicas.unwrap_or(1);
@@ -224,13 +346,20 @@ impl DeploymentController {
         self.planned.push(scaled);
     }
 
-    fn scale(&mut self, rs: &ReplicaSet, replicas: i32, out: &mut Vec<WriteOp>) {
-        let Some(old) = rs.spec.replicas.filter(|&r| r != replicas).or(rs.spec.replicas.is_none().then_some(0)) else { return };
+    /// `scaleReplicaSet`: a write if the size or the replicas annotations
+    /// (desired-replicas, max-replicas) change; announced only if the size did.
+    fn scale(&mut self, d: &Deployment, rs: &ReplicaSet, replicas: i32, out: &mut Vec<WriteOp>) {
+        let old = rs.spec.replicas.unwrap_or(0);
+        let size_changes = rs.spec.replicas != Some(replicas);
         let mut next = rs.clone();
+        let annotations_change = set_replicas_annotations(&mut next, d);
+        if !size_changes && !annotations_change {
+            return;
+        }
         next.spec.replicas = Some(replicas);
         let direction = if old < replicas { "up" } else { "down" };
-        let message = format!("Scaled {direction} replica set {} from {old} to {replicas}", rs.metadata.name);
-        self.write_announcing(WriteOp::Update(next.into()), Some(message), out);
+        let message = size_changes.then(|| format!("Scaled {direction} replica set {} from {old} to {replicas}", rs.metadata.name));
+        self.write_announcing(WriteOp::Update(next.into()), message, out);
     }
 
     fn new_replicaset(&self, d: &Deployment, hash: &str, rev: i64, replicas: i32) -> ReplicaSet {
@@ -271,26 +400,38 @@ impl DeploymentController {
             return;
         }
         let owned: Vec<&ReplicaSet> = view.replicasets().controlled_by(&d.metadata.uid).filter(|rs| rs.metadata.namespace == key.0).map(|rs| &**rs).collect();
-        let desired = d.spec.replicas.unwrap_or(1);
         let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));
         let mut old: Vec<&ReplicaSet> = owned.iter().copied().filter(|rs| !same_template(rs, d)).collect();
         old.sort_by(|a, b| by_creation(a, b));
         let max_rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0);
-        if d.spec.paused {
-            // Paused: scale only (the new ReplicaSet, or else the newest), no rollout.
-            if let Some(rs) = new_rs.or_else(|| owned.iter().copied().max_by_key(|rs| revision(rs))) {
-                self.scale(rs, desired, out);
+        // `getNewReplicaSet` on an existing one: its revision becomes the highest
+        // (a rollback re-uses an old ReplicaSet); the sync goes on with it.
+        let old_max_rev = old.iter().map(|rs| revision(rs)).max().unwrap_or(0);
+        let synced;
+        let new_rs = match new_rs {
+            Some(rs) if revision(rs) <= old_max_rev => {
+                let mut next = rs.clone();
+                next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (old_max_rev + 1).to_string());
+                self.write(WriteOp::Update(next.clone().into()), out);
+                synced = next;
+                Some(&synced)
             }
+            other => other,
+        };
+        // `dc.sync`: a paused Deployment, or one whose replicas changed
+        // (`isScalingEvent`), is only scaled (proportionally across its
+        // ReplicaSets), cleaned up if paused, and its status written.
+        if d.spec.paused || is_scaling_event(d, new_rs, &old) {
+            for (name, to) in proportional_scale(d, new_rs, &old) {
+                if let Some(rs) = new_rs.into_iter().chain(old.iter().copied()).find(|rs| rs.metadata.name == name) {
+                    self.scale(d, rs, to, out);
+                }
+            }
+            if d.spec.paused {
+                self.cleanup(d, &old, out);
+            }
+            let owned: Vec<&ReplicaSet> = old.iter().copied().chain(new_rs).collect();
             self.update_status(now, d, new_rs, &owned, out);
-            return;
-        }
-        // Keep the new ReplicaSet's revision the highest (a rollback re-uses an old one).
-        if let Some(new_rs) = new_rs
-            && revision(new_rs) < max_rev
-        {
-            let mut next = new_rs.clone();
-            next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (max_rev + 1).to_string());
-            self.write(WriteOp::Update(next.into()), out);
             return;
         }
         if d.spec.strategy.type_ == "Recreate" {
@@ -316,7 +457,7 @@ impl DeploymentController {
         let all: Vec<&ReplicaSet> = old.iter().copied().chain([new_rs]).collect();
         let owned = all.clone();
         if let Some(n) = reconcile_new_replica_set(&all, new_rs, d) {
-            self.scale(new_rs, n, out);
+            self.scale(d, new_rs, n, out);
             self.update_status(now, d, Some(new_rs), &owned, out);
             return;
         }
@@ -334,7 +475,7 @@ impl DeploymentController {
             for (name, to) in scales {
                 let Some(rs) = active_old.iter().find(|rs| rs.metadata.name == name) else { continue };
                 let now_rs = current.remove(rs.metadata.name.as_str()).unwrap_or_else(|| (*rs).clone());
-                self.scale(&now_rs, to, out);
+                self.scale(d, &now_rs, to, out);
                 let mut next = now_rs;
                 next.spec.replicas = Some(to);
                 current.insert(&rs.metadata.name, next);
@@ -358,7 +499,7 @@ impl DeploymentController {
         let owned: Vec<&ReplicaSet> = old.iter().copied().chain(new_rs).collect();
         let mut scaled_down = false;
         for rs in old.iter().filter(|rs| rs.spec.replicas.unwrap_or(0) > 0) {
-            self.scale(rs, 0, out);
+            self.scale(d, rs, 0, out);
             scaled_down = true;
         }
         // `oldPodsRunning`: old ReplicaSets still report replicas, or a pod of theirs is not terminal.
@@ -378,7 +519,7 @@ impl DeploymentController {
                 &created
             }
         };
-        self.scale(new_rs, desired, out);
+        self.scale(d, new_rs, desired, out);
         if deployment_complete(d, &d.status) {
             self.cleanup(d, old, out);
         }
@@ -395,6 +536,7 @@ impl DeploymentController {
         let all: Vec<&ReplicaSet> = old.iter().copied().chain([&rs]).collect();
         let replicas = new_rs_new_replicas(d, &all, &rs);
         rs.spec.replicas = Some(replicas);
+        set_replicas_annotations(&mut rs, d);
         let message = (replicas > 0).then(|| format!("Scaled up replica set {} from 0 to {replicas}", rs.metadata.name));
         let created = format!("Created new replica set {:?}", rs.metadata.name);
         self.write_announcing(WriteOp::Create(rs.clone().into()), message, out);

@@ -279,4 +279,92 @@ mod upstream {
         }).unwrap();
         assert_eq!((second.meta().name.as_str(), second.meta().resource_version.as_str()), ("foo-old", "77"));
     }
+
+    /// `rs(name, replicas, selector, timestamp)` created at `t` seconds, sized for `desired` (+ `surge`).
+    fn sized(name: &str, replicas: i32, t: i64, desired: i32, surge: i32) -> ReplicaSet {
+        let mut r = rs(name, replicas, replicas);
+        r.metadata.creation_timestamp = Some(crate::model::meta::Timestamp(t * 1_000_000_000));
+        r.metadata.annotations.insert(DESIRED_REPLICAS_ANNOTATION.into(), desired.to_string());
+        r.metadata.annotations.insert(MAX_REPLICAS_ANNOTATION.into(), (desired + surge).to_string());
+        r
+    }
+
+    /// TestScale (sync.go's `scale`: proportional scaling), upstream cases by name.
+    #[test]
+    fn test_scale() {
+        let (newer, old, older) = (7200, 3600, 0);
+        // (name, deployment (replicas, maxSurge), old deployment (replicas, maxSurge), new RS, old RSs, expected new, expected old)
+        type Case<'a> = (&'a str, (i32, i32), (i32, i32), Option<(&'a str, i32)>, Vec<(&'a str, i32, i64)>, Option<i32>, Vec<i32>);
+        let cases: Vec<Case> = vec![
+            ("normal scaling event: 10 -> 12", (12, 0), (10, 0), Some(("foo-v1", 10)), vec![], Some(12), vec![]),
+            ("normal scaling event: 10 -> 5", (5, 0), (10, 0), Some(("foo-v1", 10)), vec![], Some(5), vec![]),
+            ("proportional scaling: 5 -> 10", (10, 0), (5, 0), Some(("foo-v2", 2)), vec![("foo-v1", 3, old)], Some(4), vec![6]),
+            ("proportional scaling: 5 -> 3", (3, 0), (5, 0), Some(("foo-v2", 2)), vec![("foo-v1", 3, old)], Some(1), vec![2]),
+            ("proportional scaling: 9 -> 4", (4, 0), (9, 0), Some(("foo-v2", 8)), vec![("foo-v1", 1, old)], Some(4), vec![0]),
+            ("proportional scaling: 7 -> 10", (10, 0), (7, 0), Some(("foo-v3", 2)), vec![("foo-v2", 3, old), ("foo-v1", 2, older)], Some(3), vec![4, 3]),
+            ("proportional scaling: 13 -> 8", (8, 0), (13, 0), Some(("foo-v3", 2)), vec![("foo-v2", 8, old), ("foo-v1", 3, older)], Some(1), vec![5, 2]),
+            ("leftover distribution: 3 -> 4", (4, 0), (3, 0), Some(("foo-v3", 1)), vec![("foo-v2", 1, old), ("foo-v1", 1, older)], Some(2), vec![1, 1]),
+            ("leftover distribution: 3 -> 2", (2, 0), (3, 0), Some(("foo-v3", 1)), vec![("foo-v2", 1, old), ("foo-v1", 1, older)], Some(1), vec![1, 0]),
+            ("proportional scaling (no new rs): 4 -> 5", (5, 0), (4, 0), None, vec![("foo-v2", 2, old), ("foo-v1", 2, older)], None, vec![3, 2]),
+            ("proportional scaling: 6 -> 0", (0, 0), (6, 0), Some(("foo-v3", 3)), vec![("foo-v2", 2, old), ("foo-v1", 1, older)], Some(0), vec![0, 0]),
+            ("proportional scaling: 0 -> 6", (6, 0), (6, 0), Some(("foo-v3", 0)), vec![("foo-v2", 0, old), ("foo-v1", 0, older)], Some(6), vec![0, 0]),
+            ("deployment with surge pods", (20, 2), (10, 2), Some(("foo-v2", 6)), vec![("foo-v1", 6, old)], Some(11), vec![11]),
+            ("change both surge and size", (50, 6), (10, 3), Some(("foo-v2", 5)), vec![("foo-v1", 8, old)], Some(22), vec![34]),
+            ("change both size and template", (14, 0), (10, 0), None, vec![("foo-v2", 7, newer), ("foo-v1", 3, old)], None, vec![10, 4]),
+        ];
+        for (name, (replicas, surge), (old_replicas, old_surge), new, olds, expected_new, expected_old) in cases {
+            let d = new_deployment(replicas, surge, 0);
+            let new_rs = new.map(|(n, r)| sized(n, r, newer, old_replicas, old_surge));
+            let old_rss: Vec<ReplicaSet> = olds.iter().map(|(n, r, t)| sized(n, *r, *t, old_replicas, old_surge)).collect();
+            let old_refs: Vec<&ReplicaSet> = old_rss.iter().collect();
+            let writes = proportional_scale(&d, new_rs.as_ref(), &old_refs);
+            let size = |rs: &ReplicaSet| writes.iter().rev().find(|(n, _)| *n == rs.metadata.name).map_or(rs.spec.replicas.unwrap(), |(_, s)| *s);
+            assert_eq!(new_rs.as_ref().map(size), expected_new, "{name}: new");
+            assert_eq!(old_rss.iter().map(size).collect::<Vec<_>>(), expected_old, "{name}: old");
+        }
+        // "failed rs update": foo-v2 was sized for 3, the others for 5; scaled to 5, only foo-v2 grows.
+        let d = new_deployment(5, 0, 0);
+        let new_rs = sized("foo-v3", 2, newer, 5, 0);
+        let (v2, v1) = (sized("foo-v2", 1, old, 3, 0), sized("foo-v1", 1, older, 5, 0));
+        let writes = proportional_scale(&d, Some(&new_rs), &[&v2, &v1]);
+        assert!(writes.contains(&("foo-v2".to_string(), 2)) && writes.contains(&("foo-v3".to_string(), 2)) && writes.contains(&("foo-v1".to_string(), 1)), "failed rs update: {writes:?}");
+        // "saturated but broken new replica set does not affect old pods"
+        let d = new_deployment(2, 1, 1);
+        let mut broken = sized("foo-v2", 2, newer, 2, 1);
+        broken.status.available_replicas = 0;
+        let v1 = sized("foo-v1", 1, old, 2, 1);
+        let writes = proportional_scale(&d, Some(&broken), &[&v1]);
+        assert!(writes.iter().all(|(n, s)| (n == "foo-v2" && *s == 2) || (n == "foo-v1" && *s == 1)), "saturated but broken: {writes:?}");
+    }
+
+    /// TestDeploymentController_cleanupDeployment: (spec replicas, status replicas) of old
+    /// ReplicaSets, revisionHistoryLimit, deletions expected.
+    #[test]
+    fn test_deployment_controller_cleanup_deployment() {
+        let with_status = |name: &str, spec: i32, status: i32| {
+            let mut r = rs(name, spec, 0);
+            r.status.replicas = status;
+            r
+        };
+        let mut already_deleted = with_status("foo-1", 0, 0);
+        already_deleted.metadata.deletion_timestamp = Some(crate::model::meta::Timestamp(1));
+        let cases: Vec<(Vec<ReplicaSet>, i32, usize)> = vec![
+            (vec![with_status("foo-1", 0, 0), with_status("foo-2", 0, 0), with_status("foo-3", 0, 0)], 1, 2),
+            // Only delete the replica set with Spec.Replicas = Status.Replicas = 0.
+            (vec![with_status("foo-1", 0, 0), with_status("foo-2", 0, 1), with_status("foo-3", 1, 0), with_status("foo-4", 1, 1)], 0, 1),
+            (vec![with_status("foo-1", 0, 0), with_status("foo-2", 0, 0)], 0, 2),
+            (vec![with_status("foo-1", 1, 1), with_status("foo-2", 1, 1)], 0, 0),
+            (vec![already_deleted], 0, 0),
+            // with unlimited revisionHistoryLimit
+            (vec![with_status("foo-1", 0, 0), with_status("foo-2", 0, 0), with_status("foo-3", 0, 0)], i32::MAX, 0),
+        ];
+        for (i, (olds, limit, expected)) in cases.into_iter().enumerate() {
+            let mut d = new_deployment(1, 0, 0);
+            d.spec.revision_history_limit = Some(limit);
+            let refs: Vec<&ReplicaSet> = olds.iter().collect();
+            let mut out = Vec::new();
+            DeploymentController::new().cleanup(&d, &refs, &mut out);
+            assert_eq!(out.iter().filter(|o| matches!(o, WriteOp::Delete { .. })).count(), expected, "scenario {i}");
+        }
+    }
 }
