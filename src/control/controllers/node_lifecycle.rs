@@ -41,12 +41,20 @@ pub const MONITOR_PASS_DURATION: Duration = Duration::from_micros(100);
 pub const TAINT_NOT_READY: &str = "node.kubernetes.io/not-ready";
 pub const TAINT_UNREACHABLE: &str = "node.kubernetes.io/unreachable";
 pub const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+/// Nodes with this label do not count toward their zone's state
+/// (`labelNodeDisruptionExclusion`).
+pub const EXCLUDE_DISRUPTION_LABEL: &str = "node.kubernetes.io/exclude-disruption";
+/// The conditions a silent node's kubelet no longer vouches for (NetworkUnavailable
+/// is left alone: the control plane manages it).
+const CONDITIONS_SET_UNKNOWN: [&str; 4] = ["Ready", "MemoryPressure", "DiskPressure", "PIDPressure"];
 pub const REGION_LABEL: &str = "topology.kubernetes.io/region";
 
 #[derive(Clone, Debug)]
 pub struct NodeLifecycleConfig {
     pub monitor_period: Duration,
     pub grace_period: Duration,
+    /// `--node-startup-grace-period`: how long a node that never posted a Ready condition may stay silent.
+    pub startup_grace_period: Duration,
     pub eviction_qps: f64,
     pub secondary_eviction_qps: f64,
     pub large_cluster_threshold: usize,
@@ -58,6 +66,7 @@ impl Default for NodeLifecycleConfig {
         NodeLifecycleConfig {
             monitor_period: Duration::from_secs(5),
             grace_period: Duration::from_secs(50),
+            startup_grace_period: Duration::from_secs(60),
             eviction_qps: 0.1,
             secondary_eviction_qps: 0.01,
             large_cluster_threshold: 50,
@@ -73,11 +82,11 @@ pub enum ZoneState {
     FullDisruption,
 }
 
-/// `ComputeZoneState`.
+/// `ComputeZoneState` (its ratio in float32, as upstream compares it).
 pub fn zone_state(ready: usize, not_ready: usize, threshold: f64) -> ZoneState {
     if ready == 0 && not_ready > 0 {
         ZoneState::FullDisruption
-    } else if not_ready > 2 && not_ready as f64 / (not_ready + ready) as f64 >= threshold {
+    } else if not_ready > 2 && not_ready as f32 / (not_ready + ready) as f32 >= threshold as f32 {
         ZoneState::PartialDisruption
     } else {
         ZoneState::Normal
@@ -127,6 +136,37 @@ fn zone_of(n: &Node) -> String {
 fn zone_parts(n: &Node) -> (&str, &str) {
     let l = &n.metadata.labels;
     (l.get(REGION_LABEL).map_or("", String::as_str), l.get(ZONE_LABEL).map_or("", String::as_str))
+}
+
+fn has_ready(n: &Node) -> bool {
+    n.status.conditions.iter().any(|c| c.type_ == "Ready")
+}
+
+/// tryUpdateNodeHealth past the grace period: Ready and the pressure
+/// conditions become Unknown (their transition time now) unless they already
+/// are; those the kubelet never posted are added as never updated.
+fn mark_unknown(node: &mut Node, now: SimTime) {
+    let ts = Some(Timestamp::from_sim(now));
+    for type_ in CONDITIONS_SET_UNKNOWN {
+        match node.status.conditions.iter_mut().find(|c| c.type_ == type_) {
+            Some(c) if c.status == "Unknown" => {}
+            Some(c) => {
+                c.status = "Unknown".into();
+                c.reason = "NodeStatusUnknown".into();
+                c.message = "Kubelet stopped posting node status.".into();
+                c.last_transition_time = ts;
+            }
+            None => node.status.conditions.push(Condition {
+                type_: type_.into(),
+                status: "Unknown".into(),
+                reason: "NodeStatusNeverUpdated".into(),
+                message: "Kubelet never posted node status.".into(),
+                last_heartbeat_time: node.metadata.creation_timestamp,
+                last_transition_time: ts,
+                ..Default::default()
+            }),
+        }
+    }
 }
 
 fn ready_status(n: &Node) -> &str {
@@ -183,7 +223,10 @@ impl NodeLifecycleController {
                     }
                 }
                 None => {
-                    self.health.insert(name.clone(), Health { probe: now, lease_renew: lease, heartbeat: beat });
+                    // A node that never posted Ready is timed from its creation (tryUpdateNodeHealth's fake condition).
+                    let probe = if beat.is_none() && !has_ready(n) { n.metadata.creation_timestamp.map_or(now, |t| t.to_sim().min(now)) } else { now };
+                    let probe = if lease.is_some() { now } else { probe };
+                    self.health.insert(name.clone(), Health { probe, lease_renew: lease, heartbeat: beat });
                 }
             }
         }
@@ -201,21 +244,12 @@ impl NodeLifecycleController {
         for n in &nodes {
             let name = &n.metadata.name;
             let status = ready_status(n);
-            let silent = self.health.get(name).is_some_and(|h| now.since(h.probe) > self.config.grace_period);
-            if silent && status != "Unknown" && !self.busy(name) {
+            let grace = if has_ready(n) { self.config.grace_period } else { self.config.startup_grace_period };
+            let silent = self.health.get(name).is_some_and(|h| now.since(h.probe) > grace);
+            // The write happens when it changes Ready: a status other than Unknown, or none at all.
+            if silent && (status != "Unknown" || !has_ready(n)) && !self.busy(name) {
                 let mut updated = (**n).clone();
-                let ts = Some(Timestamp::from_sim(now));
-                let mut conds = std::mem::take(&mut updated.status.conditions);
-                if !conds.iter().any(|c| c.type_ == "Ready") {
-                    conds.push(Condition { type_: "Ready".into(), ..Default::default() });
-                }
-                for c in &mut conds {
-                    c.status = "Unknown".into();
-                    c.reason = "NodeStatusUnknown".into();
-                    c.message = "Kubelet stopped posting node status.".into();
-                    c.last_transition_time = ts;
-                }
-                updated.status.conditions = conds;
+                mark_unknown(&mut updated, now);
                 if status == "True" {
                     self.recorder.normal(now, node_ref(name), "NodeNotReady", format!("Node {name} status is now: NodeNotReady"));
                 }
@@ -227,7 +261,7 @@ impl NodeLifecycleController {
         }
         // 2. Zone states.
         let mut counts: BTreeMap<(&str, &str), (usize, usize)> = BTreeMap::new();
-        for (n, (status, _)) in nodes.iter().zip(&readiness) {
+        for (n, (status, _)) in nodes.iter().zip(&readiness).filter(|(n, _)| !n.metadata.labels.contains_key(EXCLUDE_DISRUPTION_LABEL)) {
             let e = counts.entry(zone_parts(n)).or_default();
             if *status == "True" { e.0 += 1 } else { e.1 += 1 }
         }
@@ -511,5 +545,198 @@ mod tests {
         assert_eq!(c.qps(ZoneState::PartialDisruption, 50), 0.0, "≤ 50 nodes: stop");
         assert_eq!(c.qps(ZoneState::PartialDisruption, 51), 0.01);
         assert_eq!(c.qps(ZoneState::FullDisruption, 10), 0.1);
+    }
+
+    /// TestMonitorNodeHealth (node_lifecycle_controller_test.go), upstream
+    /// cases by name: zone states after a monitor pass at fakeNow, and after
+    /// the nodes' statuses change and an hour passes.
+    mod monitor_node_health {
+        use super::super::*;
+        use crate::api::{WatchEvent, WatchEventType};
+        use std::sync::Arc;
+
+        #[derive(Clone, Copy)]
+        enum St {
+            /// Ready True / Unknown with heartbeat and transition at `t` seconds.
+            True(u64),
+            Unknown(u64),
+            /// No conditions at all.
+            Empty,
+        }
+
+        fn node(name: &str, region: &str, zone: &str, st: St, extra: &[(&str, &str)]) -> Node {
+            let mut n = Node::default();
+            n.metadata.name = name.into();
+            n.metadata.creation_timestamp = Some(Timestamp::from_sim(FAKE_NOW));
+            if !region.is_empty() {
+                n.metadata.labels.insert(REGION_LABEL.into(), region.into());
+                n.metadata.labels.insert(ZONE_LABEL.into(), zone.into());
+            }
+            for (k, v) in extra {
+                n.metadata.labels.insert(k.to_string(), v.to_string());
+            }
+            set(&mut n, st);
+            n
+        }
+
+        fn set(n: &mut Node, st: St) {
+            let cond = |status: &str, t: u64| Condition {
+                type_: "Ready".into(),
+                status: status.into(),
+                last_heartbeat_time: Some(Timestamp::from_sim(SimTime::from_secs(t))),
+                last_transition_time: Some(Timestamp::from_sim(FAKE_NOW)),
+                ..Default::default()
+            };
+            n.status.conditions = match st {
+                St::True(t) => vec![cond("True", t)],
+                St::Unknown(t) => vec![cond("Unknown", t)],
+                St::Empty => vec![],
+            };
+        }
+
+        /// fakeNow: 2015-01-01 12:00 in upstream; any fixed instant here.
+        const FAKE_NOW: SimTime = SimTime(1_000_000_000_000);
+        const TIME_TO_PASS_S: u64 = 3600;
+
+        fn view(nodes: &[Node]) -> Cache {
+            let mut c = Cache::new(&[Kind::Node, Kind::Lease, Kind::Pod]);
+            for (i, n) in nodes.iter().enumerate() {
+                c.apply(&WatchEvent { type_: WatchEventType::Added, key: Arc::from(""), object: n.clone().into(), revision: i as i64 + 1 });
+            }
+            c
+        }
+
+        fn states(c: &NodeLifecycleController) -> Vec<(String, ZoneState)> {
+            c.zones.iter().filter_map(|(k, z)| z.state.map(|s| (k.replace("\u{0}", "\\0"), s))).collect()
+        }
+
+        fn zone(region: &str, zone: &str) -> String {
+            format!("{region}:\\0:{zone}")
+        }
+
+        #[test]
+        fn test_monitor_node_health() {
+            use St::*;
+            use ZoneState::*;
+            let now_s = FAKE_NOW.as_nanos() as u64 / 1_000_000_000;
+            let healthy = True(now_s + TIME_TO_PASS_S);
+            let unhealthy = Unknown(now_s);
+            let at = Unknown(now_s);
+            let up = True(now_s);
+            let excluded = [(EXCLUDE_DISRUPTION_LABEL, "")];
+            type Case<'a> = (&'a str, Vec<Node>, Vec<St>, Vec<(String, ZoneState)>, Vec<(String, ZoneState)>);
+            let cases: Vec<Case> = vec![
+                (
+                    "No Disruption: Node created recently without failure domain labels (happens only at cluster startup)",
+                    vec![node("node0", "", "", up, &[])],
+                    vec![healthy],
+                    vec![(zone("", ""), Normal)],
+                    vec![(zone("", ""), Normal)],
+                ),
+                (
+                    "No Disruption: Initially both zones down, one comes back",
+                    vec![node("node0", "region1", "zone1", at, &[]), node("node1", "region1", "zone2", at, &[])],
+                    vec![unhealthy, healthy],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region1", "zone2"), FullDisruption)],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region1", "zone2"), Normal)],
+                ),
+                (
+                    "Partial Disruption: Nodes created recently without status conditions (happens only at cluster startup)",
+                    (0..4).map(|i| node(&format!("node{i}"), "region1", "zone1", Empty, &[])).collect(),
+                    vec![unhealthy, unhealthy, unhealthy, healthy],
+                    vec![(zone("region1", "zone1"), FullDisruption)],
+                    vec![(zone("region1", "zone1"), PartialDisruption)],
+                ),
+                (
+                    "Partial Disruption: one Node failed leading to the number of healthy Nodes to exceed the configured threshold",
+                    vec![
+                        node("node0", "region1", "zone1", at, &[]),
+                        node("node1", "region1", "zone1", at, &[]),
+                        node("node2", "region1", "zone1", up, &[]),
+                        node("node3", "region1", "zone1", up, &[]),
+                        node("node4", "region1", "zone1", up, &[]),
+                    ],
+                    vec![unhealthy, unhealthy, unhealthy, healthy, healthy],
+                    vec![(zone("region1", "zone1"), Normal)],
+                    vec![(zone("region1", "zone1"), PartialDisruption)],
+                ),
+                (
+                    "Full Disruption: the zone has less than 2 Nodes down, the last healthy Node has failed",
+                    vec![node("node0", "region1", "zone1", at, &[]), node("node1", "region1", "zone1", at, &[]), node("node2", "region1", "zone1", up, &[])],
+                    vec![unhealthy, unhealthy, unhealthy],
+                    vec![(zone("region1", "zone1"), Normal)],
+                    vec![(zone("region1", "zone1"), FullDisruption)],
+                ),
+                (
+                    "Full Disruption: all the Nodes in one zone are down",
+                    vec![node("node0", "region1", "zone1", at, &[]), node("node1", "region1", "zone2", up, &[])],
+                    vec![unhealthy, healthy],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region1", "zone2"), Normal)],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region1", "zone2"), Normal)],
+                ),
+                (
+                    "Full Disruption: all the Nodes in both the zones are down",
+                    vec![node("node0", "region1", "zone1", at, &[]), node("node1", "region2", "zone2", at, &[])],
+                    vec![unhealthy, unhealthy],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region2", "zone2"), FullDisruption)],
+                    vec![(zone("region1", "zone1"), FullDisruption), (zone("region2", "zone2"), FullDisruption)],
+                ),
+                (
+                    "Full Disruption: Ready condition removed from the Node",
+                    vec![node("node0", "region1", "zone1", up, &[])],
+                    vec![Empty],
+                    vec![(zone("region1", "zone1"), Normal)],
+                    vec![(zone("region1", "zone1"), FullDisruption)],
+                ),
+                (
+                    "Full Disruption: the only available Node has the node.kubernetes.io/exclude-disruption label",
+                    vec![node("node0", "region1", "zone1", at, &[]), node("node-master", "region1", "zone1", up, &excluded)],
+                    vec![unhealthy, healthy],
+                    vec![(zone("region1", "zone1"), FullDisruption)],
+                    vec![(zone("region1", "zone1"), FullDisruption)],
+                ),
+            ];
+            for (name, mut nodes, updated, initial, following) in cases {
+                let mut c = NodeLifecycleController::new(NodeLifecycleConfig::default());
+                c.monitor(FAKE_NOW, &view(&nodes), &mut Vec::new());
+                assert_eq!(states(&c), initial, "{name}: initial zone states");
+                for (n, st) in nodes.iter_mut().zip(updated) {
+                    set(n, st);
+                }
+                c.monitor(FAKE_NOW + Duration::from_secs(TIME_TO_PASS_S), &view(&nodes), &mut Vec::new());
+                assert_eq!(states(&c), following, "{name}: following zone states");
+            }
+        }
+
+        /// tryUpdateNodeHealth past the grace period: only Ready and the
+        /// pressure conditions turn Unknown (NetworkUnavailable is the control
+        /// plane's), those never posted are added; a node that never posted
+        /// Ready is timed from its creation with the startup grace period (60 s).
+        #[test]
+        fn silent_nodes_are_marked_as_upstream_marks_them() {
+            let mut n = node("node0", "region1", "zone1", St::True(0), &[]);
+            n.status.conditions.push(Condition { type_: "NetworkUnavailable".into(), status: "False".into(), ..Default::default() });
+            n.status.conditions.push(Condition { type_: "MemoryPressure".into(), status: "False".into(), ..Default::default() });
+            let mut c = NodeLifecycleController::new(NodeLifecycleConfig::default());
+            c.monitor(FAKE_NOW, &view(std::slice::from_ref(&n)), &mut Vec::new());
+            let mut out = Vec::new();
+            c.monitor(FAKE_NOW + Duration::from_secs(51), &view(&[n]), &mut out);
+            let WriteOp::UpdateStatus(Object::Node(written)) = &out[0] else { panic!("{out:?}") };
+            let status = |t: &str| written.status.conditions.iter().find(|c| c.type_ == t).map(|c| (c.status.as_str(), c.reason.as_str()));
+            assert_eq!(status("Ready"), Some(("Unknown", "NodeStatusUnknown")));
+            assert_eq!(status("MemoryPressure"), Some(("Unknown", "NodeStatusUnknown")));
+            assert_eq!(status("NetworkUnavailable"), Some(("False", "")), "left to the control plane");
+            assert_eq!(status("DiskPressure"), Some(("Unknown", "NodeStatusNeverUpdated")));
+            assert_eq!(status("PIDPressure"), Some(("Unknown", "NodeStatusNeverUpdated")));
+            // Never posted Ready: 60 s from creation, strictly after.
+            let fresh = node("node1", "region1", "zone1", St::Empty, &[]);
+            let mut c = NodeLifecycleController::new(NodeLifecycleConfig::default());
+            let mut out = Vec::new();
+            c.monitor(FAKE_NOW + Duration::from_secs(60), &view(std::slice::from_ref(&fresh)), &mut out);
+            assert!(out.is_empty(), "at exactly the startup grace period: nothing yet");
+            c.monitor(FAKE_NOW + Duration::from_secs(60) + MONITOR_PASS_DURATION, &view(&[fresh]), &mut out);
+            let WriteOp::UpdateStatus(Object::Node(written)) = &out[0] else { panic!("{out:?}") };
+            assert_eq!(written.status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.as_str()), Some("NodeStatusNeverUpdated"));
+        }
     }
 }
