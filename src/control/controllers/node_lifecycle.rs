@@ -138,6 +138,45 @@ fn zone_parts(n: &Node) -> (&str, &str) {
     (l.get(REGION_LABEL).map_or("", String::as_str), l.get(ZONE_LABEL).map_or("", String::as_str))
 }
 
+/// `nodeConditionToTaintKeyStatusMap`: the NoSchedule taint a condition in a status calls for.
+fn condition_taint(type_: &str, status: &str) -> Option<&'static str> {
+    match (type_, status) {
+        ("Ready", "False") => Some(TAINT_NOT_READY),
+        ("Ready", "Unknown") => Some(TAINT_UNREACHABLE),
+        ("MemoryPressure", "True") => Some("node.kubernetes.io/memory-pressure"),
+        ("DiskPressure", "True") => Some("node.kubernetes.io/disk-pressure"),
+        ("NetworkUnavailable", "True") => Some("node.kubernetes.io/network-unavailable"),
+        ("PIDPressure", "True") => Some("node.kubernetes.io/pid-pressure"),
+        _ => None,
+    }
+}
+
+pub const TAINT_UNSCHEDULABLE: &str = "node.kubernetes.io/unschedulable";
+
+/// A NoSchedule taint key this controller manages (`taintKeyToNodeConditionMap` and unschedulable).
+fn is_no_schedule_key(key: &str) -> bool {
+    matches!(
+        key,
+        TAINT_NOT_READY
+            | TAINT_UNREACHABLE
+            | TAINT_UNSCHEDULABLE
+            | "node.kubernetes.io/memory-pressure"
+            | "node.kubernetes.io/disk-pressure"
+            | "node.kubernetes.io/network-unavailable"
+            | "node.kubernetes.io/pid-pressure"
+    )
+}
+
+/// `doNoScheduleTaintingPass`: the NoSchedule taints the node's conditions
+/// and `spec.unschedulable` call for.
+pub fn no_schedule_taints(n: &Node) -> Vec<&'static str> {
+    let mut keys: Vec<&'static str> = n.status.conditions.iter().filter_map(|c| condition_taint(&c.type_, &c.status)).collect();
+    if n.spec.unschedulable {
+        keys.push(TAINT_UNSCHEDULABLE);
+    }
+    keys
+}
+
 fn has_ready(n: &Node) -> bool {
     n.status.conditions.iter().any(|c| c.type_ == "Ready")
 }
@@ -280,7 +319,14 @@ impl NodeLifecycleController {
             .iter()
             .zip(&readiness)
             .filter(|(_, (_, written))| !written)
-            .filter(|(n, (status, _))| *status != "True" || n.spec.taints.iter().any(ours) || queued.contains(n.metadata.name.as_str()))
+            .filter(|(n, (status, _))| {
+                *status != "True"
+                    || n.spec.taints.iter().any(ours)
+                    || queued.contains(n.metadata.name.as_str())
+                    || n.spec.unschedulable
+                    || n.spec.taints.iter().any(|t| t.effect == TaintEffect::NoSchedule && is_no_schedule_key(&t.key))
+                    || n.status.conditions.iter().any(|c| condition_taint(&c.type_, &c.status).is_some())
+            })
             .map(|(n, _)| n.metadata.name.clone())
             .collect()
     }
@@ -302,9 +348,12 @@ impl NodeLifecycleController {
         }
     }
 
-    /// Brings one node's not-ready / unreachable taints in line with its Ready
-    /// condition, in a single update: NoSchedule at once, NoExecute when the
-    /// zone's token bucket allows (else the node waits in the zone's queue).
+    /// Brings one node's controller taints in line with its conditions, in a
+    /// single update: the NoSchedule taints of `no_schedule_taints` at once;
+    /// the NoExecute not-ready / unreachable taint when the zone's token
+    /// bucket allows (else the node waits in the zone's queue) — except that
+    /// one of them already present is swapped for the other at once, as
+    /// `processTaintBaseEviction` does.
     fn reconcile_taints(&mut self, now: SimTime, n: &Node, out: &mut Vec<WriteOp>) {
         let name = n.metadata.name.clone();
         if self.busy(&name) {
@@ -315,25 +364,31 @@ impl NodeLifecycleController {
             "Unknown" => Some(TAINT_UNREACHABLE),
             _ => None,
         };
+        let wanted_no_schedule = no_schedule_taints(n);
         let ours = |t: &Taint| t.key == TAINT_NOT_READY || t.key == TAINT_UNREACHABLE;
+        let managed = |t: &Taint| t.effect == TaintEffect::NoSchedule && is_no_schedule_key(&t.key);
         let ts = Some(Timestamp::from_sim(now));
         let all_down = self.all_disrupted;
-        if want.is_none() && !n.spec.taints.iter().any(ours) {
-            // Ready, and none of our taints: nothing to do (the common case, without a clone).
+        let no_schedule_current = n.spec.taints.iter().filter(|t| managed(t)).count() == wanted_no_schedule.len()
+            && wanted_no_schedule.iter().all(|k| n.spec.taints.iter().any(|t| t.key == *k && t.effect == TaintEffect::NoSchedule));
+        if want.is_none() && no_schedule_current && !n.spec.taints.iter().any(|t| t.effect == TaintEffect::NoExecute && ours(t)) {
+            // Ready, NoSchedule taints as they should be, no NoExecute of ours: nothing to do (without a clone).
             let zone = self.zones.entry(zone_of(n)).or_default();
             zone.queue.retain(|x| *x != name);
             return;
         }
         let mut taints = n.spec.taints.clone();
-        // NoSchedule: exactly the wanted one.
-        taints.retain(|t| !(t.effect == TaintEffect::NoSchedule && ours(t) && Some(t.key.as_str()) != want));
+        // NoSchedule (doNoScheduleTaintingPass): exactly the wanted set.
+        taints.retain(|t| !managed(t) || wanted_no_schedule.contains(&t.key.as_str()));
         let has = |taints: &[Taint], key: &str, effect: TaintEffect| taints.iter().any(|t| t.key == key && t.effect == effect);
-        if let Some(k) = want
-            && !has(&taints, k, TaintEffect::NoSchedule)
-        {
-            taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: ts });
+        for k in &wanted_no_schedule {
+            if !has(&taints, k, TaintEffect::NoSchedule) {
+                taints.push(Taint { key: k.to_string(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: ts });
+            }
         }
-        // NoExecute: drop a stale one (or all, when every zone is down); add the wanted one if allowed.
+        // NoExecute: one of ours for the other state is swapped at once; else drop stale ones
+        // (all, when every zone is down) and add the wanted one if the zone's bucket allows.
+        let swap = want.is_some() && !all_down && taints.iter().any(|t| t.effect == TaintEffect::NoExecute && ours(t) && Some(t.key.as_str()) != want);
         taints.retain(|t| !(t.effect == TaintEffect::NoExecute && ours(t) && (all_down || Some(t.key.as_str()) != want)));
         let zone_key = zone_of(n);
         let zone = self.zones.entry(zone_key).or_default();
@@ -343,7 +398,9 @@ impl NodeLifecycleController {
             && !has(&taints, k, TaintEffect::NoExecute)
         {
             let qps = zone.state.map_or(0.0, |s| qps_for(&self.config, s, zone.size));
-            if qps > 0.0 && zone.next_token <= now {
+            if swap {
+                taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
+            } else if qps > 0.0 && zone.next_token <= now {
                 taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
                 zone.next_token = now + Duration::from_secs_f64(1.0 / qps);
             } else {
@@ -737,6 +794,76 @@ mod tests {
             c.monitor(FAKE_NOW + Duration::from_secs(60) + MONITOR_PASS_DURATION, &view(&[fresh]), &mut out);
             let WriteOp::UpdateStatus(Object::Node(written)) = &out[0] else { panic!("{out:?}") };
             assert_eq!(written.status.conditions.iter().find(|c| c.type_ == "Ready").map(|c| c.reason.as_str()), Some("NodeStatusNeverUpdated"));
+        }
+
+        fn taint_keys(n: &Node, effect: TaintEffect) -> Vec<&str> {
+            let mut v: Vec<&str> = n.spec.taints.iter().filter(|t| t.effect == effect).map(|t| t.key.as_str()).collect();
+            v.sort();
+            v
+        }
+
+        /// TestTaintsNodeByCondition: the NoSchedule taints follow the node's
+        /// conditions and spec.unschedulable (doNoScheduleTaintingPass).
+        #[test]
+        fn test_taints_node_by_condition() {
+            let cond = |t: &str, s: &str| Condition { type_: t.into(), status: s.into(), ..Default::default() };
+            let ready = cond("Ready", "True");
+            let cases: Vec<(&str, Vec<Condition>, bool, Vec<&str>)> = vec![
+                ("NetworkUnavailable is true", vec![ready.clone(), cond("NetworkUnavailable", "True")], false, vec!["node.kubernetes.io/network-unavailable"]),
+                (
+                    "NetworkUnavailable is true, MemoryPressure and DiskPressure are true",
+                    vec![ready.clone(), cond("NetworkUnavailable", "True"), cond("MemoryPressure", "True"), cond("DiskPressure", "True")],
+                    false,
+                    vec!["node.kubernetes.io/disk-pressure", "node.kubernetes.io/memory-pressure", "node.kubernetes.io/network-unavailable"],
+                ),
+                ("NetworkUnavailable is true, PIDPressure is unknown", vec![ready.clone(), cond("NetworkUnavailable", "True"), cond("PIDPressure", "Unknown")], false, vec!["node.kubernetes.io/network-unavailable"]),
+                ("NetworkUnavailable is false", vec![ready.clone(), cond("NetworkUnavailable", "False")], false, vec![]),
+                ("Ready is false", vec![cond("Ready", "False")], false, vec![TAINT_NOT_READY]),
+                ("Ready is unknown", vec![cond("Ready", "Unknown")], false, vec![TAINT_UNREACHABLE]),
+                ("Unschedulable is true", vec![ready.clone()], true, vec![TAINT_UNSCHEDULABLE]),
+            ];
+            for (name, conditions, unschedulable, expected) in cases {
+                let mut n = node("node0", "region1", "zone1", St::True(0), &[]);
+                n.status.conditions = conditions;
+                n.spec.unschedulable = unschedulable;
+                // A stale condition taint from before is removed.
+                n.spec.taints.push(Taint { key: "node.kubernetes.io/pid-pressure".into(), value: String::new(), effect: TaintEffect::NoSchedule, time_added: None });
+                let mut c = NodeLifecycleController::new(NodeLifecycleConfig::default());
+                let mut out = Vec::new();
+                c.reconcile_taints(FAKE_NOW, &n, &mut out);
+                let after = match out.first() {
+                    Some(WriteOp::Update(Object::Node(w))) => (**w).clone(),
+                    _ => n.clone(),
+                };
+                let mut want = expected.clone();
+                want.sort();
+                assert_eq!(taint_keys(&after, TaintEffect::NoSchedule), want, "{name}");
+            }
+        }
+
+        /// TestSwapUnreachableNotReadyTaints: a node tainted unreachable
+        /// (NoExecute) whose Ready turns False gets not-ready in its place at
+        /// once, without waiting for its zone's next token.
+        #[test]
+        fn test_swap_unreachable_not_ready_taints() {
+            let node0 = node("node0", "region1", "zone1", St::Unknown(0), &[]);
+            let node1 = node("node1", "region1", "zone1", St::True(0), &[]);
+            let mut c = NodeLifecycleController::new(NodeLifecycleConfig::default());
+            c.monitor(FAKE_NOW, &view(&[node0.clone(), node1.clone()]), &mut Vec::new());
+            let mut out = Vec::new();
+            c.reconcile_taints(FAKE_NOW, &node0, &mut out);
+            let Some(WriteOp::Update(Object::Node(tainted))) = out.first() else { panic!("{out:?}") };
+            assert_eq!(taint_keys(tainted, TaintEffect::NoExecute), [TAINT_UNREACHABLE]);
+            c.written("node0");
+            let mut not_ready = (**tainted).clone();
+            set(&mut not_ready, St::Unknown(0));
+            not_ready.status.conditions[0].status = "False".into();
+            let mut out = Vec::new();
+            // One second later: the zone's bucket (0.1/s) has no token yet, but a swap needs none.
+            c.reconcile_taints(FAKE_NOW + Duration::from_secs(1), &not_ready, &mut out);
+            let Some(WriteOp::Update(Object::Node(swapped))) = out.first() else { panic!("swapped at once: {out:?}") };
+            assert_eq!(taint_keys(swapped, TaintEffect::NoExecute), [TAINT_NOT_READY]);
+            assert_eq!(taint_keys(swapped, TaintEffect::NoSchedule), [TAINT_NOT_READY]);
         }
     }
 }
