@@ -251,6 +251,12 @@ pub fn write_report(dir: &Path, scenario: &crate::scenario::Scenario, summary: &
         windows.push(Window { from_s, to_s, label: w.label });
     }
     let mut marks: Vec<Mark> = summary.checks.iter().map(|c| Mark { t_s: crate::time::parse_duration(&c.at).map_or(0.0, |d| d.as_secs_f64()), label: c.name.clone(), ok: c.ok }).collect();
+    // Liveness: the cluster must be whole within its window after the faults heal.
+    if let Some((from, within)) = scenario.liveness {
+        let failed = summary.violations.iter().any(|v| v.check == "liveness");
+        let label = format!("liveness: cluster whole within {} after {}", crate::time::format_duration(within), crate::time::format_duration(from));
+        marks.push(Mark { t_s: (from + within).as_secs_f64().min(end), label, ok: !failed });
+    }
     for v in &summary.violations {
         let t = v.t.trim_end_matches('s').parse::<f64>().unwrap_or(0.0);
         marks.push(Mark { t_s: t, label: format!("{}: {}", v.check, v.message), ok: false });

@@ -84,7 +84,8 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
     // Room below the axis for the stacked, slanted check labels.
     let x_px = |t: f64| left + pw * (t / end.max(1.0)).clamp(0.0, 1.0);
     let deepest = stacked(marks, |m| x_px(m.t_s), 14.0).iter().map(|(_, g)| g.len()).max().unwrap_or(0);
-    let h = top + panels.len() as f64 * (ph + gap) + 110.0 + 13.0 * deepest.saturating_sub(1) as f64;
+    // A slanted label of LABEL_CHARS_MAX characters reaches about 170 px below its start.
+    let h = top + panels.len() as f64 * (ph + gap) + 190.0 + 13.0 * deepest.saturating_sub(1) as f64;
     let x = |t: f64| left + pw * (t / end).clamp(0.0, 1.0);
     let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"{w}\" height=\"{h}\" fill=\"white\"/>\n");
     s.push_str(&format!("<text x=\"{left}\" y=\"26\" font-size=\"17\" font-weight=\"bold\">{}</text>\n", esc(title)));
@@ -92,12 +93,27 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
         let y0 = top + i as f64 * (ph + gap);
         let max = p.series.iter().flat_map(|(_, _, v)| v.iter().map(|(_, y)| *y)).fold(1.0f64, f64::max);
         let y = |v: f64| y0 + ph - ph * (v / max);
-        for (k, wdw) in windows.iter().enumerate() {
+        // Fault labels go in the first row where they do not run into another
+        // (near the right edge they end at their window instead).
+        let mut row_ends: Vec<f64> = Vec::new();
+        for wdw in windows {
             s.push_str(&format!("<rect x=\"{:.1}\" y=\"{y0}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3d6d6\" fill-opacity=\"0.8\"/>\n", x(wdw.from_s), (x(wdw.to_s) - x(wdw.from_s)).max(1.0)));
+        }
+        // Labels after every window, so no later window covers an earlier label.
+        for wdw in windows {
             if i == 0 {
-                // Labels step down in four rows so neighbouring windows stay readable.
-                let row = (k % 4) as f64;
-                s.push_str(&format!("<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8a3030\">{}</text>\n", x(wdw.from_s) + 3.0, y0 + 11.0 + 12.0 * row, esc(&wdw.label)));
+                let label = cut(&wdw.label);
+                let width = 5.8 * label.chars().count() as f64;
+                let wx = x(wdw.from_s);
+                let (anchor, from, to) = if wx + width > left + pw { ("end", wx - width - 3.0, wx - 3.0) } else { ("start", wx + 3.0, wx + width + 3.0) };
+                let row = row_ends.iter().position(|&end| end < from).unwrap_or(row_ends.len());
+                if row == row_ends.len() {
+                    row_ends.push(to + 6.0);
+                } else {
+                    row_ends[row] = to + 6.0;
+                }
+                let tx = if anchor == "end" { to } else { from };
+                s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8a3030\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" text-anchor=\"{anchor}\">{}</text>\n", y0 + 11.0 + 12.0 * row as f64, esc(&label)));
             }
         }
         s.push_str(&format!("<rect x=\"{left}\" y=\"{y0}\" width=\"{pw}\" height=\"{ph}\" fill=\"none\" stroke=\"#999\"/>\n"));
@@ -145,7 +161,7 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
                 let ty = y0 + ph - 6.0 - 11.0 * row as f64;
                 let tx = if anchor == "end" { to } else { from };
                 s.push_str(&format!("<path d=\"M{ax:.1},{y0} l-4,-6 h8 z\" fill=\"#555\"/>\n"));
-                s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"9\" fill=\"#444\" text-anchor=\"{anchor}\">{}</text>\n", esc(&label)));
+                s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"9\" fill=\"#444\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" text-anchor=\"{anchor}\">{}</text>\n", esc(&label)));
             }
         }
         if i == panels.len() - 1 {
@@ -157,7 +173,7 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
                     let ty = y0 + ph + 22.0 + 13.0 * k as f64;
                     let inward = gx > left + pw * 0.8;
                     let (anchor, angle) = if inward { ("end", -35) } else { ("start", 35) };
-                    let (tx, ty) = if inward { (gx, ty + 60.0) } else { (gx, ty) };
+                    let (tx, ty) = (gx, ty);
                     s.push_str(&format!(
                         "<text transform=\"translate({tx:.1},{ty:.1}) rotate({angle})\" text-anchor=\"{anchor}\" font-size=\"9\" fill=\"{color}\">{}{}</text>\n",
                         if m.ok { "" } else { "✗ " },
@@ -181,4 +197,40 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
     }
     s.push_str("</svg>\n");
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_positions(svg: &str, needle: &str) -> Vec<String> {
+        svg.lines().filter(|l| l.contains("<text") && l.contains(needle)).map(|l| l.split('>').next().unwrap_or("").to_string()).collect()
+    }
+
+    /// Issue 10, item 8: checks at one instant stack instead of overlaying;
+    /// labels near the right edge turn inwards; long labels are cut; actions
+    /// are marked; Succeeded and Failed pods are series.
+    #[test]
+    fn labels_stack_stay_inside_and_actions_are_marked() {
+        let marks = vec![
+            Mark { t_s: 290.0, label: "nine-after-scaled-rollout".into(), ok: true },
+            Mark { t_s: 290.0, label: "two-replicasets".into(), ok: true },
+            Mark { t_s: 30.0, label: "x".repeat(500), ok: false },
+        ];
+        let actions = vec![Action { t_s: 60.0, label: "scale deployments/default/web to 8".into() }, Action { t_s: 61.0, label: "patch deployments/default/web".into() }];
+        let windows = vec![Window { from_s: 10.0, to_s: 40.0, label: "node a down".into() }, Window { from_s: 11.0, to_s: 20.0, label: "node b down".into() }];
+        let rows = vec![MetricsRow { t_s: 0.0, pods_succeeded: 1, ..Default::default() }];
+        let s = svg("t", 300.0, &rows, &windows, &marks, &actions, &[]);
+        let (a, b) = (text_positions(&s, "nine-after"), text_positions(&s, "two-replicasets"));
+        assert_eq!((a.len(), b.len()), (1, 1));
+        assert_ne!(a[0].split("rotate").next(), b[0].split("rotate").next(), "stacked, not at the same place");
+        assert!(a[0].contains("text-anchor=\"end\""), "near the right edge the label slants inwards: {}", a[0]);
+        assert!(s.contains(&format!("{}…", "x".repeat(LABEL_CHARS_MAX - 1))) && !s.contains(&"x".repeat(LABEL_CHARS_MAX + 1)), "long labels are cut");
+        let (sa, pa) = (text_positions(&s, "scale deployments"), text_positions(&s, "patch deployments"));
+        assert_eq!((sa.len(), pa.len()), (1, 1), "actions are marked");
+        assert_ne!(sa[0].split(" y=").nth(1), pa[0].split(" y=").nth(1), "close actions go to different rows");
+        let (wa, wb) = (text_positions(&s, "node a down"), text_positions(&s, "node b down"));
+        assert_ne!(wa[0].split(" y=").nth(1), wb[0].split(" y=").nth(1), "overlapping fault labels go to different rows");
+        assert!(s.contains(">succeeded<") && s.contains(">failed<"));
+    }
 }
