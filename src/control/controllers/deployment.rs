@@ -396,11 +396,15 @@ impl DeploymentController {
         let Some(d) = view.deployments().get(&key.0, &key.1) else {
             return;
         };
-        if d.metadata.is_deleting() {
-            return;
-        }
         let owned: Vec<&ReplicaSet> = view.replicasets().controlled_by(&d.metadata.uid).filter(|rs| rs.metadata.namespace == key.0).map(|rs| &**rs).collect();
         let new_rs = owned.iter().copied().find(|rs| same_template(rs, d));
+        if d.metadata.is_deleting() {
+            // `syncStatusOnly`.
+            self.sync_deployment_status(d, new_rs, &owned, now, out);
+            return;
+        }
+        let paused_checked = self.check_paused_conditions(now, d, out);
+        let d = paused_checked.as_ref().unwrap_or(d);
         let mut old: Vec<&ReplicaSet> = owned.iter().copied().filter(|rs| !same_template(rs, d)).collect();
         old.sort_by(|a, b| by_creation(a, b));
         let max_rev = owned.iter().map(|rs| revision(rs)).max().unwrap_or(0);
@@ -431,7 +435,7 @@ impl DeploymentController {
                 self.cleanup(d, &old, out);
             }
             let owned: Vec<&ReplicaSet> = old.iter().copied().chain(new_rs).collect();
-            self.update_status(now, d, new_rs, &owned, out);
+            self.sync_deployment_status(d, new_rs, &owned, now, out);
             return;
         }
         if d.spec.strategy.type_ == "Recreate" {
@@ -569,79 +573,171 @@ impl DeploymentController {
         }
     }
 
+    /// `syncRolloutStatus`: the status with progress judged, written if it
+    /// changed; if not, looked at again when the progress deadline is due.
     fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Vec<WriteOp>) {
-        let desired = d.spec.replicas.unwrap_or(1);
-        let ru = d.spec.strategy.rolling_update.as_ref();
-        let (_, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
-        let mut s = d.status.clone();
-        s.observed_generation = d.metadata.generation;
-        s.replicas = owned.iter().map(|rs| rs.status.replicas).sum();
-        s.updated_replicas = new_rs.map_or(0, |rs| rs.status.replicas);
-        s.ready_replicas = owned.iter().map(|rs| rs.status.ready_replicas).sum();
-        s.available_replicas = owned.iter().map(|rs| rs.status.available_replicas).sum();
-        s.unavailable_replicas = (s.replicas.max(desired) - s.available_replicas).max(0);
-        let ts = Some(Timestamp::from_sim(now));
-        let set = |conds: &mut Vec<Condition>, type_: &str, status: &str, reason: &str, message: String| {
-            match conds.iter_mut().find(|c| c.type_ == type_) {
-                Some(c) if c.status == status && c.reason == reason => {}
-                Some(c) => {
-                    let transition = if c.status != status { ts } else { c.last_transition_time };
-                    *c = Condition { type_: type_.into(), status: status.into(), reason: reason.into(), message, last_update_time: ts, last_transition_time: transition, ..Default::default() };
-                }
-                None => conds.push(Condition { type_: type_.into(), status: status.into(), reason: reason.into(), message, last_update_time: ts, last_transition_time: ts, ..Default::default() }),
-            }
-        };
-        if s.available_replicas >= desired - unavailable {
-            set(&mut s.conditions, "Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into());
-        } else {
-            set(&mut s.conditions, "Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into());
+        let status = rollout_status(d, owned, new_rs, now);
+        if status == d.status {
+            self.requeue_after = match requeue_stuck_deployment(d, &status, now) {
+                None => None,
+                // Under a second left: a rate-limited requeue, whose first step is 5 ms.
+                Some(after) if after < Duration::from_secs(1) => Some(Duration::from_millis(5)),
+                // Upstream adds a second against clock skew in AddAfter.
+                Some(after) => Some(after + Duration::from_secs(1)),
+            };
+            return;
         }
-        // `DeploymentComplete`: every replica updated and available, none old.
-        let complete = s.updated_replicas == desired && s.replicas == desired && s.available_replicas == desired && s.observed_generation >= d.metadata.generation;
-        let deadline = Duration::from_secs(d.spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64);
-        // `DeploymentProgressing`: more updated, ready or available replicas, or fewer old ones.
-        let old = &d.status;
-        let progressing = s.updated_replicas > old.updated_replicas
-            || (s.replicas - s.updated_replicas) < (old.replicas - old.updated_replicas)
-            || s.ready_replicas > old.ready_replicas
-            || s.available_replicas > old.available_replicas;
-        let current = d.status.conditions.iter().find(|c| c.type_ == "Progressing").cloned();
-        let rs_name = new_rs.map(|r| r.metadata.name.clone());
-        let subject = |what: &str| match &rs_name {
-            Some(n) => format!("ReplicaSet {n:?} {what}"),
-            None => format!("Deployment {:?} {what}", d.metadata.name),
-        };
-        if d.spec.paused {
-            set(&mut s.conditions, "Progressing", "Unknown", "DeploymentPaused", "Deployment is paused".into());
-        } else if complete {
-            set(&mut s.conditions, "Progressing", "True", "NewReplicaSetAvailable", subject("has successfully progressed."));
-        } else if progressing || current.is_none() {
-            // Progress moves lastUpdateTime even with the same reason (syncRolloutStatus).
-            let transition = current.as_ref().filter(|c| c.status == "True").and_then(|c| c.last_transition_time).or(ts);
-            s.conditions.retain(|c| c.type_ != "Progressing");
-            s.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "ReplicaSetUpdated".into(), message: subject("is progressing."), last_update_time: ts, last_transition_time: transition, ..Default::default() });
-        } else if current.as_ref().is_some_and(|c| c.reason != "NewReplicaSetAvailable")
-            // `DeploymentTimedOut`: lastUpdateTime + deadline before now (strictly).
-            && current.as_ref().and_then(|c| c.last_update_time).is_some_and(|t| t.to_sim() + deadline < now)
-        {
-            set(&mut s.conditions, "Progressing", "False", "ProgressDeadlineExceeded", subject("has timed out progressing."));
-        }
-        // `requeueStuckDeployment`: look again when the deadline passes (+1 s for skew).
-        let cond = s.conditions.iter().find(|c| c.type_ == "Progressing");
-        if !complete && !d.spec.paused
-            && let Some(c) = cond.filter(|c| c.reason != "ProgressDeadlineExceeded" && c.reason != "NewReplicaSetAvailable")
-            && let Some(t) = c.last_update_time
-        {
-            let due = t.to_sim() + deadline;
-            let after = if due > now { due.since(now) } else { Duration::ZERO };
-            self.requeue_after = Some(if after < Duration::from_secs(1) { Duration::from_secs(1) } else { after + Duration::from_secs(1) });
-        }
-        if s != d.status {
+        let mut next = d.clone();
+        next.status = status;
+        self.write(WriteOp::UpdateStatus(next.into()), out);
+    }
+
+    /// `syncDeploymentStatus`: the status without judging progress (a paused
+    /// Deployment, or a scaling event), written if it changed.
+    fn sync_deployment_status(&mut self, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], now: SimTime, out: &mut Vec<WriteOp>) {
+        let status = calculate_status(owned, new_rs, d, now);
+        if status != d.status {
             let mut next = d.clone();
-            next.status = s;
+            next.status = status;
             self.write(WriteOp::UpdateStatus(next.into()), out);
         }
     }
+
+    /// `checkPausedConditions`: pausing sets Progressing=Unknown/DeploymentPaused,
+    /// resuming Unknown/DeploymentResumed, written at once; the sync goes on
+    /// with the status as changed in memory (upstream discards the answer, so
+    /// the sync's own later status write conflicts and it is retried).
+    fn check_paused_conditions(&mut self, now: SimTime, d: &Deployment, out: &mut Vec<WriteOp>) -> Option<Deployment> {
+        if !has_progress_deadline(d) {
+            return None;
+        }
+        let paused_cond = d.status.conditions.iter().any(|c| c.type_ == "Progressing" && c.reason == "DeploymentPaused");
+        let (reason, message) = match (d.spec.paused, paused_cond) {
+            (true, false) => ("DeploymentPaused", "Deployment is paused"),
+            (false, true) => ("DeploymentResumed", "Deployment is resumed"),
+            _ => return None,
+        };
+        let mut next = d.clone();
+        set_deployment_condition(&mut next.status, new_condition("Progressing", "Unknown", reason, message.into(), now));
+        self.write(WriteOp::UpdateStatus(next.clone().into()), out);
+        Some(next)
+    }
+}
+
+/// `NewDeploymentCondition`: both times now.
+fn new_condition(type_: &str, status: &str, reason: &str, message: String, now: SimTime) -> Condition {
+    let ts = Some(Timestamp::from_sim(now));
+    Condition { type_: type_.into(), status: status.into(), reason: reason.into(), message, last_update_time: ts, last_transition_time: ts, ..Default::default() }
+}
+
+/// `SetDeploymentCondition`: unchanged if status and reason are the same;
+/// the transition time kept if only the reason changes; moved to the end.
+pub fn set_deployment_condition(status: &mut crate::model::deployment::DeploymentStatus, mut condition: Condition) {
+    if let Some(current) = status.conditions.iter().find(|c| c.type_ == condition.type_) {
+        if current.status == condition.status && current.reason == condition.reason {
+            return;
+        }
+        if current.status == condition.status {
+            condition.last_transition_time = current.last_transition_time;
+        }
+    }
+    status.conditions.retain(|c| c.type_ != condition.type_);
+    status.conditions.push(condition);
+}
+
+/// `HasProgressDeadline`: set, and not MaxInt32 (the "infinite" deadline).
+pub fn has_progress_deadline(d: &Deployment) -> bool {
+    d.spec.progress_deadline_seconds.is_some_and(|s| s != i32::MAX)
+}
+
+fn progress_deadline(d: &Deployment) -> Duration {
+    Duration::from_secs(d.spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64)
+}
+
+/// `calculateStatus`: counts from the ReplicaSets (unavailable from their
+/// spec sizes), conditions copied, Available by replicas − MaxUnavailable.
+pub fn calculate_status(all: &[&ReplicaSet], new_rs: Option<&ReplicaSet>, d: &Deployment, now: SimTime) -> crate::model::deployment::DeploymentStatus {
+    let available: i32 = all.iter().map(|rs| rs.status.available_replicas).sum();
+    let total: i32 = all.iter().map(|rs| rs.spec.replicas.unwrap_or(0)).sum();
+    let mut s = d.status.clone();
+    s.observed_generation = d.metadata.generation;
+    s.replicas = all.iter().map(|rs| rs.status.replicas).sum();
+    s.updated_replicas = new_rs.map_or(0, |rs| rs.status.replicas);
+    s.ready_replicas = all.iter().map(|rs| rs.status.ready_replicas).sum();
+    s.available_replicas = available;
+    s.unavailable_replicas = (total - available).max(0);
+    let condition = if available >= d.spec.replicas.unwrap_or(1) - max_unavailable(d) {
+        new_condition("Available", "True", "MinimumReplicasAvailable", "Deployment has minimum availability.".into(), now)
+    } else {
+        new_condition("Available", "False", "MinimumReplicasUnavailable", "Deployment does not have minimum availability.".into(), now)
+    };
+    set_deployment_condition(&mut s, condition);
+    s
+}
+
+/// `DeploymentProgressing`: more updated, ready or available replicas, or fewer old ones.
+pub fn deployment_progressing(d: &Deployment, s: &crate::model::deployment::DeploymentStatus) -> bool {
+    let old = &d.status;
+    s.updated_replicas > old.updated_replicas || (s.replicas - s.updated_replicas) < (old.replicas - old.updated_replicas) || s.ready_replicas > old.ready_replicas || s.available_replicas > old.available_replicas
+}
+
+/// `DeploymentTimedOut`: the Progressing condition's lastUpdateTime + the deadline lies before now (strictly).
+pub fn deployment_timed_out(d: &Deployment, s: &crate::model::deployment::DeploymentStatus, now: SimTime) -> bool {
+    if !has_progress_deadline(d) {
+        return false;
+    }
+    let Some(c) = s.conditions.iter().find(|c| c.type_ == "Progressing") else { return false };
+    match c.reason.as_str() {
+        "NewReplicaSetAvailable" => false,
+        "ProgressDeadlineExceeded" => true,
+        _ => c.last_update_time.is_some_and(|t| t.to_sim() + progress_deadline(d) < now),
+    }
+}
+
+/// The status `syncRolloutStatus` writes: `calculateStatus`, then (with a
+/// progress deadline, unless the rollout already completed) Progressing as
+/// complete, progressing (lastUpdateTime moves, the transition time stays
+/// while True) or timed out; without a deadline, no Progressing condition.
+pub fn rollout_status(d: &Deployment, all: &[&ReplicaSet], new_rs: Option<&ReplicaSet>, now: SimTime) -> crate::model::deployment::DeploymentStatus {
+    let mut s = calculate_status(all, new_rs, d, now);
+    if !has_progress_deadline(d) {
+        s.conditions.retain(|c| c.type_ != "Progressing");
+    }
+    let current = d.status.conditions.iter().find(|c| c.type_ == "Progressing");
+    let is_complete = s.replicas == s.updated_replicas && current.is_some_and(|c| c.reason == "NewReplicaSetAvailable");
+    if has_progress_deadline(d) && !is_complete {
+        let subject = |what: &str| match new_rs {
+            Some(rs) => format!("ReplicaSet {:?} {what}", rs.metadata.name),
+            None => format!("Deployment {:?} {what}", d.metadata.name),
+        };
+        if deployment_complete(d, &s) {
+            set_deployment_condition(&mut s, new_condition("Progressing", "True", "NewReplicaSetAvailable", subject("has successfully progressed."), now));
+        } else if deployment_progressing(d, &s) {
+            let mut condition = new_condition("Progressing", "True", "ReplicaSetUpdated", subject("is progressing."), now);
+            if let Some(c) = current {
+                if c.status == "True" {
+                    condition.last_transition_time = c.last_transition_time;
+                }
+                s.conditions.retain(|c| c.type_ != "Progressing");
+            }
+            set_deployment_condition(&mut s, condition);
+        } else if deployment_timed_out(d, &s, now) {
+            set_deployment_condition(&mut s, new_condition("Progressing", "False", "ProgressDeadlineExceeded", subject("has timed out progressing."), now));
+        }
+    }
+    s
+}
+
+/// `requeueStuckDeployment`: when to look again for a rollout that has not
+/// progressed (None: no need; zero: now, rate limited).
+pub fn requeue_stuck_deployment(d: &Deployment, new_status: &crate::model::deployment::DeploymentStatus, now: SimTime) -> Option<Duration> {
+    let current = d.status.conditions.iter().find(|c| c.type_ == "Progressing")?;
+    if !has_progress_deadline(d) || deployment_complete(d, new_status) || current.reason == "ProgressDeadlineExceeded" {
+        return None;
+    }
+    let due = current.last_update_time.map_or(SimTime::ZERO, |t| t.to_sim()) + progress_deadline(d);
+    let after = if due > now { due.since(now) } else { Duration::ZERO };
+    Some(if after < Duration::from_secs(1) { Duration::ZERO } else { after })
 }
 
 impl Reconciler for DeploymentController {

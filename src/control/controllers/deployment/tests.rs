@@ -367,4 +367,170 @@ mod upstream {
             assert_eq!(out.iter().filter(|o| matches!(o, WriteOp::Delete { .. })).count(), expected, "scenario {i}");
         }
     }
+
+    /// `currentDeployment(pds, replicas, statusReplicas, updatedReplicas, availableReplicas, conditions)`: Recreate, observed.
+    fn current_deployment(pds: Option<i32>, replicas: i32, status: (i32, i32, i32), conditions: Vec<Condition>) -> Deployment {
+        let mut d = new_deployment(replicas, 0, 0);
+        d.metadata.name = "progress-test".into();
+        d.spec.strategy.type_ = "Recreate".into();
+        d.spec.strategy.rolling_update = None;
+        d.spec.progress_deadline_seconds = pds;
+        d.status.replicas = status.0;
+        d.status.updated_replicas = status.1;
+        d.status.available_replicas = status.2;
+        d.status.observed_generation = d.metadata.generation;
+        d.status.conditions = conditions;
+        d
+    }
+
+    fn progressing(status: &str, reason: &str, last_update: Option<SimTime>) -> Condition {
+        let t = last_update.map(crate::model::meta::Timestamp::from_sim);
+        Condition { type_: "Progressing".into(), status: status.into(), reason: reason.into(), last_update_time: t, last_transition_time: t, ..Default::default() }
+    }
+
+    /// TestRequeueStuckDeployment: when a stuck rollout is looked at again.
+    #[test]
+    fn test_requeue_stuck_deployment() {
+        let last = SimTime::from_secs(1000);
+        let (pds, infinite) = (Some(60), Some(i32::MAX));
+        let failed = vec![progressing("False", "ProgressDeadlineExceeded", None)];
+        let stuck = vec![progressing("True", "", Some(last))];
+        let status = |r, u, a| {
+            let mut s = crate::model::deployment::DeploymentStatus::default();
+            (s.replicas, s.updated_replicas, s.available_replicas, s.observed_generation) = (r, u, a, 1);
+            s
+        };
+        let secs = |s: u64| last + Duration::from_secs(s);
+        let cases: Vec<(&str, Deployment, crate::model::deployment::DeploymentStatus, SimTime, Option<Duration>)> = vec![
+            ("nil progressDeadlineSeconds specified", current_deployment(None, 4, (3, 3, 2), vec![]), status(3, 3, 2), last, None),
+            ("infinite progressDeadlineSeconds specified", current_deployment(infinite, 4, (3, 3, 2), vec![]), status(3, 3, 2), last, None),
+            ("no progressing condition found", current_deployment(pds, 4, (3, 3, 2), vec![]), status(3, 3, 2), last, None),
+            ("complete deployment does not need to be requeued", current_deployment(pds, 3, (3, 3, 3), vec![]), status(3, 3, 3), last, None),
+            ("already failed deployment does not need to be requeued", current_deployment(pds, 3, (3, 3, 0), failed.clone()), status(3, 3, 0), last, None),
+            ("stuck deployment - 30s", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(30), Some(Duration::from_secs(30))),
+            ("stuck deployment - 1s", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(59), Some(Duration::from_secs(1))),
+            ("failed deployment - less than a second => now", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(59) + Duration::from_nanos(1), Some(Duration::ZERO)),
+            ("failed deployment - now", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(60), Some(Duration::ZERO)),
+            ("failed deployment - 1s after deadline", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(61), Some(Duration::ZERO)),
+            ("failed deployment - 60s after deadline", current_deployment(pds, 3, (3, 3, 1), stuck.clone()), status(3, 3, 1), secs(120), Some(Duration::ZERO)),
+        ];
+        for (name, d, status, now, expected) in cases {
+            assert_eq!(requeue_stuck_deployment(&d, &status, now), expected, "{name}");
+        }
+    }
+
+    /// TestSyncRolloutStatus: the Progressing condition syncRolloutStatus writes.
+    #[test]
+    fn test_sync_rollout_status() {
+        let test_time = SimTime::from_secs(1000);
+        let now = test_time + Duration::from_secs(3600);
+        let pds = Some(60);
+        let failed_timed_out = progressing("False", "ProgressDeadlineExceeded", None);
+        let new_rs_available = progressing("True", "NewReplicaSetAvailable", Some(test_time));
+        let replica_set_updated = progressing("True", "ReplicaSetUpdated", Some(test_time));
+        let with_available = |name: &str, spec: i32, status: i32, available: i32| {
+            let mut r = rs(name, spec, available);
+            r.status.replicas = status;
+            r
+        };
+        let t = Some(crate::model::meta::Timestamp::from_sim(test_time));
+        // (name, deployment, other RSs, new RS, expected (status, reason) or None, lastUpdate kept, lastTransition kept)
+        type Case<'a> = (&'a str, Deployment, Vec<ReplicaSet>, Option<ReplicaSet>, Option<(&'a str, &'a str)>, bool, bool);
+        let cases: Vec<Case> = vec![
+            ("General: remove Progressing condition and do not estimate progress if deployment has no Progress Deadline", current_deployment(None, 3, (2, 2, 2), vec![replica_set_updated.clone()]), vec![with_available("bar", 0, 1, 1)], Some(with_available("foo", 3, 2, 2)), None, false, false),
+            ("General: do not estimate progress of deployment with only one active ReplicaSet", current_deployment(pds, 3, (3, 3, 3), vec![new_rs_available.clone()]), vec![with_available("bar", 3, 3, 3)], None, Some(("True", "NewReplicaSetAvailable")), true, true),
+            ("DeploymentProgressing: dont update lastTransitionTime if deployment already has Progressing=True", current_deployment(pds, 3, (2, 2, 2), vec![replica_set_updated.clone()]), vec![with_available("bar", 0, 1, 1)], Some(with_available("foo", 3, 2, 2)), Some(("True", "ReplicaSetUpdated")), false, true),
+            ("DeploymentProgressing: update everything if deployment has Progressing=False", current_deployment(pds, 3, (2, 2, 2), vec![failed_timed_out.clone()]), vec![with_available("bar", 0, 1, 1)], Some(with_available("foo", 3, 2, 2)), Some(("True", "ReplicaSetUpdated")), false, false),
+            ("DeploymentProgressing: create Progressing condition if it does not exist", current_deployment(pds, 3, (2, 2, 2), vec![]), vec![with_available("bar", 0, 1, 1)], Some(with_available("foo", 3, 2, 2)), Some(("True", "ReplicaSetUpdated")), false, false),
+            ("DeploymentComplete: dont update lastTransitionTime if deployment already has Progressing=True", current_deployment(pds, 3, (3, 3, 3), vec![replica_set_updated.clone()]), vec![], Some(with_available("foo", 3, 3, 3)), Some(("True", "NewReplicaSetAvailable")), false, true),
+            ("DeploymentComplete: update everything if deployment has Progressing=False", current_deployment(pds, 3, (3, 3, 3), vec![failed_timed_out.clone()]), vec![], Some(with_available("foo", 3, 3, 3)), Some(("True", "NewReplicaSetAvailable")), false, false),
+            ("DeploymentComplete: create Progressing condition if it does not exist", current_deployment(pds, 3, (3, 3, 3), vec![]), vec![], Some(with_available("foo", 3, 3, 3)), Some(("True", "NewReplicaSetAvailable")), false, false),
+            ("DeploymentComplete: defend against NPE when newRS=nil", current_deployment(pds, 0, (3, 3, 3), vec![replica_set_updated.clone()]), vec![with_available("foo", 0, 0, 0)], None, Some(("True", "NewReplicaSetAvailable")), false, false),
+            ("DeploymentTimedOut: update status if rollout exceeds Progress Deadline", current_deployment(pds, 3, (2, 2, 2), vec![replica_set_updated.clone()]), vec![], Some(with_available("foo", 3, 2, 2)), Some(("False", "ProgressDeadlineExceeded")), false, false),
+            ("DeploymentTimedOut: do not update status if deployment has existing timedOut condition", current_deployment(pds, 3, (2, 2, 2), vec![progressing("False", "ProgressDeadlineExceeded", Some(test_time))]), vec![], Some(with_available("foo", 3, 2, 2)), Some(("False", "ProgressDeadlineExceeded")), true, true),
+        ];
+        for (name, d, others, new_rs, expected, update_kept, transition_kept) in cases {
+            let mut all: Vec<&ReplicaSet> = others.iter().collect();
+            if let Some(n) = &new_rs {
+                all.push(n);
+            }
+            let s = rollout_status(&d, &all, new_rs.as_ref(), now);
+            let cond = s.conditions.iter().find(|c| c.type_ == "Progressing");
+            match (cond, expected) {
+                (None, None) => {}
+                (Some(c), Some((status, reason))) => {
+                    assert_eq!((c.status.as_str(), c.reason.as_str()), (status, reason), "{name}");
+                    if update_kept {
+                        assert_eq!(c.last_update_time, t, "{name}: lastUpdateTime kept");
+                    }
+                    let before = d.status.conditions.iter().find(|c| c.type_ == "Progressing").map(|c| c.status.clone());
+                    if transition_kept {
+                        assert_eq!(c.last_transition_time, t, "{name}: lastTransitionTime kept");
+                    } else if before.as_deref() != Some(status) {
+                        assert_eq!(c.last_transition_time, Some(crate::model::meta::Timestamp::from_sim(now)), "{name}: everything updated");
+                    }
+                }
+                (c, e) => panic!("{name}: Progressing {c:?}, expected {e:?}"),
+            }
+        }
+    }
+
+    /// TestDeploymentComplete / TestDeploymentProgressing / TestDeploymentTimedOut (deployment/util).
+    #[test]
+    fn test_deployment_complete_progressing_timed_out() {
+        let status = |r: i32, u: i32, a: i32, og: i64| {
+            let mut s = crate::model::deployment::DeploymentStatus::default();
+            (s.replicas, s.updated_replicas, s.available_replicas, s.observed_generation) = (r, u, a, og);
+            s
+        };
+        let mut d = new_deployment(5, 1, 0);
+        d.metadata.generation = 1;
+        // TestDeploymentComplete
+        for (name, s, want) in [
+            ("not complete: min but not all pods become available", status(5, 5, 4, 1), false),
+            ("not complete: min availability is not honored", status(5, 5, 3, 1), false),
+            ("complete", status(5, 5, 5, 1), true),
+            ("not complete: all pods are available but not updated", status(5, 4, 5, 1), false),
+            ("not complete: still running old pods", status(6, 5, 5, 1), false),
+            ("not complete: one replica deployment never comes up", status(5, 5, 4, 0), false),
+        ] {
+            assert_eq!(deployment_complete(&d, &s), want, "{name}");
+        }
+        // TestDeploymentProgressing
+        let with_status = |r: i32, u: i32, ready: i32, a: i32| {
+            let mut d = new_deployment(10, 0, 0);
+            (d.status.replicas, d.status.updated_replicas, d.status.ready_replicas, d.status.available_replicas) = (r, u, ready, a);
+            d
+        };
+        let st = |r: i32, u: i32, ready: i32, a: i32| {
+            let mut s = crate::model::deployment::DeploymentStatus::default();
+            (s.replicas, s.updated_replicas, s.ready_replicas, s.available_replicas) = (r, u, ready, a);
+            s
+        };
+        for (name, d, s, want) in [
+            ("progressing: updated pods", with_status(10, 4, 4, 4), st(10, 5, 4, 4), true),
+            ("not progressing", with_status(10, 4, 4, 4), st(10, 4, 4, 4), false),
+            ("progressing: old pods removed", with_status(10, 4, 6, 6), st(8, 4, 6, 6), true),
+            ("not progressing: less new pods", with_status(10, 7, 3, 3), st(10, 6, 3, 3), false),
+            ("progressing: less overall but more new pods", with_status(10, 4, 7, 7), st(8, 6, 7, 7), true),
+            ("progressing: more ready pods", with_status(10, 10, 4, 4), st(10, 10, 5, 4), true),
+            ("progressing: more available pods", with_status(10, 10, 4, 4), st(10, 10, 4, 5), true),
+        ] {
+            assert_eq!(deployment_progressing(&d, &s), want, "{name}");
+        }
+        // TestDeploymentTimedOut: lastUpdateTime + progressDeadlineSeconds before now, strictly.
+        let last = SimTime::from_secs(1000);
+        let timed = |pds: Option<i32>, now: SimTime| {
+            let mut d = new_deployment(1, 0, 0);
+            d.spec.progress_deadline_seconds = pds;
+            let mut s = d.status.clone();
+            s.conditions = vec![progressing("True", "ReplicaSetUpdated", Some(last))];
+            deployment_timed_out(&d, &s, now)
+        };
+        assert!(!timed(None, last + Duration::from_secs(3600)), "nil progressDeadlineSeconds specified - no timeout");
+        assert!(!timed(Some(i32::MAX), last + Duration::from_secs(3600)), "infinite progressDeadlineSeconds specified - no timeout");
+        assert!(!timed(Some(10), last + Duration::from_secs(9)), "no timeout");
+        assert!(!timed(Some(10), last + Duration::from_secs(10)), "at the deadline: not yet (Before is strict)");
+        assert!(timed(Some(10), last + Duration::from_secs(11)), "timeout");
+    }
 }
