@@ -3,7 +3,10 @@
 //! NoExecute taint on its node is deleted at once; one that does is deleted
 //! `tolerationSeconds` after the controller first saw it tainted (the minimum
 //! over the tolerations used; none with seconds → never; ≤ 0 → at once).
-//! Removing the taints cancels a scheduled eviction.
+//! Removing the taints cancels a scheduled eviction (with a "Cancelling
+//! deletion" event). An eviction first sets the pod's DisruptionTarget
+//! condition (reason DeletionByTaintManager), then deletes it
+//! (`addConditionAndDeletePod`), one call after the other.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,7 +38,15 @@ pub fn eviction_delay(pod: &Pod, node: &Node) -> Option<Duration> {
         }
         used.extend(matching);
     }
-    // `getMinTolerationTime`.
+    min_toleration_time(&used)
+}
+
+/// `getMinTolerationTime`: the shortest tolerationSeconds of the tolerations
+/// used (≤ 0, or none used: at once); None if none sets seconds (forever).
+pub fn min_toleration_time(used: &[&crate::model::pod::Toleration]) -> Option<Duration> {
+    if used.is_empty() {
+        return Some(Duration::ZERO);
+    }
     let mut min: Option<i64> = None;
     for tol in used {
         if let Some(s) = tol.toleration_seconds {
@@ -75,9 +86,58 @@ impl TaintEvictionController {
     }
 }
 
+/// Where an eviction resumes.
+#[derive(Debug)]
+pub enum Stage {
+    /// The DisruptionTarget condition was written; the delete comes next.
+    ConditionSet,
+    /// The delete answered.
+    Deleted,
+}
+
+/// The condition an eviction sets before deleting (`addConditionAndDeletePod`).
+pub const DISRUPTION_REASON: &str = "DeletionByTaintManager";
+const DISRUPTION_MESSAGE: &str = "Taint manager: deleting due to NoExecute taint";
+
+/// `UpdatePodCondition` with DisruptionTarget: the pod as it would be
+/// written, if that changes it.
+fn with_disruption_target(p: &Pod, now: SimTime) -> Option<Pod> {
+    use crate::model::meta::{Condition, Timestamp};
+    let old = p.status.conditions.iter().find(|c| c.type_ == "DisruptionTarget");
+    if old.is_some_and(|c| c.status == "True" && c.reason == DISRUPTION_REASON && c.message == DISRUPTION_MESSAGE) {
+        return None;
+    }
+    let transition = old.filter(|c| c.status == "True").and_then(|c| c.last_transition_time).or(Some(Timestamp::from_sim(now)));
+    let condition = Condition { type_: "DisruptionTarget".into(), status: "True".into(), reason: DISRUPTION_REASON.into(), message: DISRUPTION_MESSAGE.into(), last_transition_time: transition, ..Default::default() };
+    let mut next = p.clone();
+    match next.status.conditions.iter_mut().find(|c| c.type_ == "DisruptionTarget") {
+        Some(c) => *c = condition,
+        None => next.status.conditions.push(condition),
+    }
+    Some(next)
+}
+
+impl TaintEvictionController {
+    /// `cancelWorkWithEvent`: a scheduled eviction is dropped, and said so.
+    fn cancel(&mut self, now: SimTime, key: &Key) {
+        if self.scheduled.remove(key).is_some() {
+            self.recorder.normal(now, pod_ref(key), "TaintManagerEviction", format!("Cancelling deletion of Pod {}/{}", key.0, key.1));
+        }
+    }
+
+    fn delete(key: &Key) -> Step<Stage> {
+        // Upstream deletes by name, with no preconditions, right after reading the pod.
+        Step::Call { ops: vec![WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options: DeleteOptions::default() }], then: Stage::Deleted }
+    }
+}
+
+fn pod_ref(key: &Key) -> crate::model::event::ObjectReference {
+    crate::model::event::ObjectReference { kind: "Pod".into(), api_version: "v1".into(), namespace: key.0.clone(), name: key.1.clone(), ..Default::default() }
+}
+
 impl Reconciler for TaintEvictionController {
     type Key = Key;
-    type Stage = ();
+    type Stage = Stage;
 
     fn name(&self) -> &str {
         NAME
@@ -110,24 +170,24 @@ impl Reconciler for TaintEvictionController {
         }
     }
 
-    fn on_event(&mut self, _now: SimTime, ev: &WatchEvent, view: &Cache, keys: &mut Keys<Key>) {
+    fn on_event(&mut self, now: SimTime, ev: &WatchEvent, view: &Cache, keys: &mut Keys<Key>) {
         match &ev.object {
             Object::Node(n) => {
                 for p in view.pods().on_node(&n.metadata.name) {
                     keys.add((p.metadata.namespace.clone(), p.metadata.name.clone()));
                 }
             }
-            Object::Pod(p) if ev.type_ == WatchEventType::Deleted => {
-                self.scheduled.remove(&(p.metadata.namespace.clone(), p.metadata.name.clone()));
-            }
+            // handlePodUpdate on a deleted pod: a pending eviction is cancelled, with its event.
+            Object::Pod(p) if ev.type_ == WatchEventType::Deleted => self.cancel(now, &(p.metadata.namespace.clone(), p.metadata.name.clone())),
             Object::Pod(p) if p.is_bound() => keys.add((p.metadata.namespace.clone(), p.metadata.name.clone())),
             _ => {}
         }
     }
 
-    /// `processPodOnNode`: evict now, schedule the eviction (tolerationSeconds
-    /// after the controller first saw the pod tainted), or cancel it.
-    fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
+    /// `processPodOnNode`: evict now, schedule the eviction tolerationSeconds
+    /// from now, keep an eviction already scheduled (upstream keeps the
+    /// earlier worker unless it was created this very instant), or cancel it.
+    fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<Stage> {
         let Some(p) = view.pods().get(&key.0, &key.1) else {
             self.scheduled.remove(key);
             return Step::done();
@@ -135,38 +195,44 @@ impl Reconciler for TaintEvictionController {
         let node = view.nodes().get("", &p.spec.node_name);
         let delay = if p.is_terminal() || p.metadata.is_deleting() { None } else { node.and_then(|n| eviction_delay(p, n)) };
         let Some(delay) = delay else {
-            self.scheduled.remove(key);
+            self.cancel(now, key);
             return Step::done();
         };
+        if delay.is_zero() && self.scheduled.get(key).is_some_and(|s| s.trigger > now) {
+            // Not all taints tolerated: the pending eviction is cancelled, the pod goes at once.
+            self.cancel(now, key);
+        }
         let trigger = match self.scheduled.get(key) {
-            // Already due no later than this would make it.
-            Some(s) if s.created + delay >= s.trigger => s.trigger,
-            Some(s) => s.created + delay,
-            None => now + delay,
+            _ if delay.is_zero() => now,
+            Some(s) if s.created + delay < now + delay => s.trigger,
+            _ => now + delay,
         };
         let created = self.scheduled.get(key).map_or(now, |s| s.created);
         self.scheduled.insert(key.clone(), Scheduled { created, trigger });
         if trigger > now {
             return Step::after(trigger.since(now));
         }
-        let about = crate::model::event::ObjectReference { kind: "Pod".into(), api_version: "v1".into(), namespace: key.0.clone(), name: key.1.clone(), ..Default::default() };
-        self.recorder.normal(now, about, "TaintManagerEviction", format!("Marking for deletion Pod {}/{}", key.0, key.1));
-        let options = DeleteOptions { precondition_uid: Some(p.metadata.uid.clone()), ..Default::default() };
-        Step::Call { ops: vec![WriteOp::Delete { target: ObjectRef::new(Kind::Pod, &key.0, &key.1), options }], then: () }
+        self.recorder.normal(now, pod_ref(key), "TaintManagerEviction", format!("Marking for deletion Pod {}/{}", key.0, key.1));
+        match with_disruption_target(p, now) {
+            Some(marked) => Step::Call { ops: vec![WriteOp::UpdateStatus(marked.into())], then: Stage::ConditionSet },
+            None => Self::delete(key),
+        }
     }
 
-    fn resume(&mut self, _now: SimTime, key: &Key, _: (), results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
-        match &results[0] {
-            Ok(_) => {
+    fn resume(&mut self, _now: SimTime, key: &Key, stage: Stage, results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<Stage> {
+        match (stage, &results[0]) {
+            (Stage::ConditionSet, Ok(_)) => Self::delete(key),
+            (_, Ok(_)) => {
                 self.evictions += 1;
                 self.scheduled.remove(key);
                 Step::done()
             }
-            Err(e) if e.is_not_found() || e.is_conflict() => {
+            (_, Err(e)) if e.is_not_found() => {
                 self.scheduled.remove(key);
                 Step::done()
             }
-            Err(_) => Step::Failed,
+            // A stale status write: try again from a fresher cache (upstream retries, re-reading the pod).
+            (_, Err(_)) => Step::Failed,
         }
     }
 }
@@ -197,5 +263,91 @@ mod tests {
         assert_eq!(eviction_delay(&pod("[]"), &node("[{key: a, effect: NoSchedule}]")), None, "NoSchedule does not evict");
         let negative = pod("[{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: -5}]");
         assert_eq!(eviction_delay(&negative, &unreachable), Some(Duration::ZERO));
+    }
+
+    /// TestGetMinTolerationTime (tainteviction/taint_eviction_test.go).
+    #[test]
+    fn test_get_min_toleration_time() {
+        let tol = |secs: Option<i64>| { let mut t: crate::model::pod::Toleration = serde_yaml::from_str("{operator: Exists}").unwrap(); t.toleration_seconds = secs; t };
+        let (one, two, none) = (tol(Some(1)), tol(Some(2)), tol(None));
+        let one_sec = Some(Duration::from_secs(1));
+        for (i, (tols, expected)) in [
+            (vec![], Some(Duration::ZERO)),
+            (vec![&none], None),
+            (vec![&one, &two], one_sec),
+            (vec![&one, &none], one_sec),
+            (vec![&none, &one], one_sec),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            assert_eq!(min_toleration_time(&tols), expected, "case {i}");
+        }
+    }
+
+    fn view(objects: Vec<Object>) -> Cache {
+        let mut c = Cache::new(&[Kind::Node, Kind::Pod]);
+        for (i, o) in objects.into_iter().enumerate() {
+            c.apply(&WatchEvent { type_: WatchEventType::Added, key: std::sync::Arc::from(""), object: o, revision: i as i64 + 1 });
+        }
+        c
+    }
+
+    fn bound(tols: &str) -> Pod {
+        let mut p = pod(tols);
+        p.metadata.name = "p".into();
+        p.metadata.namespace = "default".into();
+        p.spec.node_name = "n".into();
+        p.status.phase = "Running".into();
+        p
+    }
+
+    fn step(c: &mut TaintEvictionController, now: SimTime, v: &Cache) -> Step<Stage> {
+        let mut q = crate::control::workqueue::WorkQueue::new();
+        c.reconcile(now, &("default".into(), "p".into()), v, &mut Keys::new(&mut q, now))
+    }
+
+    /// addConditionAndDeletePod: DisruptionTarget (DeletionByTaintManager)
+    /// first, the delete after that write answered.
+    #[test]
+    fn an_eviction_sets_disruption_target_then_deletes() {
+        let v = view(vec![node("[{key: node.kubernetes.io/unreachable, effect: NoExecute}]").into(), bound("[]").into()]);
+        let mut c = TaintEvictionController::new();
+        let Step::Call { ops, then } = step(&mut c, SimTime::from_secs(1), &v) else { panic!("evicts at once") };
+        let WriteOp::UpdateStatus(Object::Pod(marked)) = &ops[0] else { panic!("{ops:?}") };
+        let cond = marked.status.conditions.iter().find(|c| c.type_ == "DisruptionTarget").unwrap();
+        assert_eq!((cond.status.as_str(), cond.reason.as_str(), cond.message.as_str()), ("True", DISRUPTION_REASON, DISRUPTION_MESSAGE));
+        let mut q = crate::control::workqueue::WorkQueue::new();
+        let next = c.resume(SimTime::from_secs(1), &("default".into(), "p".into()), then, vec![Ok(Object::Pod(marked.clone()))], &v, &mut Keys::new(&mut q, SimTime::ZERO));
+        let Step::Call { ops, then } = next else { panic!("then the delete") };
+        assert!(matches!(&ops[0], WriteOp::Delete { options, .. } if options.precondition_uid.is_none()));
+        let done = c.resume(SimTime::from_secs(1), &("default".into(), "p".into()), then, vec![Ok(Object::Pod(marked.clone()))], &v, &mut Keys::new(&mut q, SimTime::ZERO));
+        assert!(matches!(done, Step::Done { .. }));
+        assert_eq!(c.evictions, 1);
+        // A pod already carrying the condition is deleted directly.
+        let v = view(vec![node("[{key: node.kubernetes.io/unreachable, effect: NoExecute}]").into(), (**marked).clone().into()]);
+        assert!(matches!(step(&mut TaintEvictionController::new(), SimTime::from_secs(2), &v), Step::Call { ops, .. } if matches!(ops[0], WriteOp::Delete { .. })));
+    }
+
+    /// processPodOnNode keeps an eviction already scheduled (created earlier)
+    /// even when a later taint would make it sooner; removing the taints
+    /// cancels it with a "Cancelling deletion" event.
+    #[test]
+    fn a_scheduled_eviction_is_kept_and_cancelled_with_an_event() {
+        let tols = "[{key: a, operator: Exists, effect: NoExecute, tolerationSeconds: 300}, {key: b, operator: Exists, effect: NoExecute, tolerationSeconds: 30}]";
+        let mut c = TaintEvictionController::new();
+        let v = view(vec![node("[{key: a, effect: NoExecute}]").into(), bound(tols).into()]);
+        assert!(matches!(step(&mut c, SimTime::from_secs(10), &v), Step::Done { requeue_after: Some(d) } if d == Duration::from_secs(300)));
+        let v = view(vec![node("[{key: a, effect: NoExecute}, {key: b, effect: NoExecute}]").into(), bound(tols).into()]);
+        assert!(matches!(step(&mut c, SimTime::from_secs(20), &v), Step::Done { requeue_after: Some(d) } if d == Duration::from_secs(290)), "kept at 310 s");
+        let v = view(vec![node("[]").into(), bound(tols).into()]);
+        assert!(matches!(step(&mut c, SimTime::from_secs(30), &v), Step::Done { requeue_after: None }));
+        let mut out = crate::control::Outbox::default();
+        c.recorder.flush(&mut out);
+        let reasons: Vec<String> = out.effects().iter().filter_map(|e| match e {
+            crate::control::Effect::Write { op: WriteOp::Create(Object::Event(ev)), .. } => Some(ev.message.clone()),
+            _ => None,
+        }).collect();
+        assert_eq!(reasons, ["Cancelling deletion of Pod default/p"]);
     }
 }
