@@ -62,6 +62,9 @@ pub fn min_toleration_time(used: &[&crate::model::pod::Toleration]) -> Option<Du
 struct Scheduled {
     created: SimTime,
     trigger: SimTime,
+    /// The eviction ran (upstream keeps the finished worker's key, which
+    /// blocks a new schedule until the pod is gone or its taints are).
+    fired: bool,
 }
 
 /// Pods handled at once (the controller's `UpdateWorkerSize`).
@@ -120,8 +123,16 @@ fn with_disruption_target(p: &Pod, now: SimTime) -> Option<Pod> {
 impl TaintEvictionController {
     /// `cancelWorkWithEvent`: a scheduled eviction is dropped, and said so.
     fn cancel(&mut self, now: SimTime, key: &Key) {
-        if self.scheduled.remove(key).is_some() {
+        // An eviction already under way (its calls sent) is not cancelled in
+        // words: upstream's worker is done by the time the deletion is seen.
+        if self.scheduled.remove(key).is_some_and(|s| !s.fired && s.trigger > now) {
             self.recorder.normal(now, pod_ref(key), "TaintManagerEviction", format!("Cancelling deletion of Pod {}/{}", key.0, key.1));
+        }
+    }
+
+    fn fired(&mut self, key: &Key) {
+        if let Some(s) = self.scheduled.get_mut(key) {
+            s.fired = true;
         }
     }
 
@@ -202,13 +213,21 @@ impl Reconciler for TaintEvictionController {
             // Not all taints tolerated: the pending eviction is cancelled, the pod goes at once.
             self.cancel(now, key);
         }
+        if self.scheduled.get(key).is_some_and(|s| s.fired) {
+            if !delay.is_zero() {
+                // AddWork finds the finished worker's key and does nothing.
+                return Step::done();
+            }
+            // Not tolerated: cancelWorkWithEvent drops the finished worker (silently), AddWork evicts again.
+            self.scheduled.remove(key);
+        }
         let trigger = match self.scheduled.get(key) {
             _ if delay.is_zero() => now,
             Some(s) if s.created + delay < now + delay => s.trigger,
             _ => now + delay,
         };
         let created = self.scheduled.get(key).map_or(now, |s| s.created);
-        self.scheduled.insert(key.clone(), Scheduled { created, trigger });
+        self.scheduled.insert(key.clone(), Scheduled { created, trigger, fired: false });
         if trigger > now {
             return Step::after(trigger.since(now));
         }
@@ -224,11 +243,11 @@ impl Reconciler for TaintEvictionController {
             (Stage::ConditionSet, Ok(_)) => Self::delete(key),
             (_, Ok(_)) => {
                 self.evictions += 1;
-                self.scheduled.remove(key);
+                self.fired(key);
                 Step::done()
             }
             (_, Err(e)) if e.is_not_found() => {
-                self.scheduled.remove(key);
+                self.fired(key);
                 Step::done()
             }
             // A stale status write: try again from a fresher cache (upstream retries, re-reading the pod).
@@ -324,6 +343,10 @@ mod tests {
         let done = c.resume(SimTime::from_secs(1), &("default".into(), "p".into()), then, vec![Ok(Object::Pod(marked.clone()))], &v, &mut Keys::new(&mut q, SimTime::ZERO));
         assert!(matches!(done, Step::Done { .. }));
         assert_eq!(c.evictions, 1);
+        // A stale cache (the pod not yet seen deleting) schedules nothing new: the
+        // finished worker's key stays until the pod is gone (TimedWorkerQueue).
+        let tolerated = view(vec![node("[{key: node.kubernetes.io/unreachable, effect: NoExecute}]").into(), bound("[{key: node.kubernetes.io/unreachable, operator: Exists, effect: NoExecute, tolerationSeconds: 300}]").into()]);
+        assert!(matches!(step(&mut c, SimTime::from_secs(2), &tolerated), Step::Done { requeue_after: None }));
         // A pod already carrying the condition is deleted directly.
         let v = view(vec![node("[{key: node.kubernetes.io/unreachable, effect: NoExecute}]").into(), (**marked).clone().into()]);
         assert!(matches!(step(&mut TaintEvictionController::new(), SimTime::from_secs(2), &v), Step::Call { ops, .. } if matches!(ops[0], WriteOp::Delete { .. })));
