@@ -34,12 +34,16 @@ pub enum Step<S> {
     /// Make these API calls together, then `resume` with their answers in the same order.
     Call { ops: Vec<WriteOp>, then: S },
     /// Make these calls one after another, each once the previous one has
-    /// answered; the first failure fails the sync; all succeeded is `Done`
-    /// with `requeue_after`, or `Failed` if `fail` (the sync found an error
-    /// after planning these calls, as upstream returns one mid-sync).
-    Sequence { ops: Vec<WriteOp>, requeue_after: Option<Duration>, fail: bool },
+    /// answered; the first failure fails the sync; once all succeeded, `then`
+    /// (`Done`, or `Failed` when the sync found an error after planning these
+    /// calls, as upstream returns one mid-sync).
+    Sequence { ops: Vec<WriteOp>, then: Box<Step<S>> },
     /// Finished: forget the key's failures, and look again after a while if asked.
     Done { requeue_after: Option<Duration> },
+    /// Finished, and queued again through the rate limiter (upstream's
+    /// `enqueueRateLimited` inside a sync that then succeeds: the key's
+    /// failures are forgotten, the shared bucket still counts it).
+    DoneRequeueRateLimited,
     /// Failed: retry after the key's backoff.
     Failed,
 }
@@ -53,7 +57,7 @@ impl<S> Step<S> {
     }
     /// The calls, in order, each after the previous one answered (done at once if none).
     pub fn sequence(ops: Vec<WriteOp>) -> Step<S> {
-        if ops.is_empty() { Step::done() } else { Step::Sequence { ops, requeue_after: None, fail: false } }
+        if ops.is_empty() { Step::done() } else { Step::Sequence { ops, then: Box::new(Step::done()) } }
     }
 }
 
@@ -111,7 +115,7 @@ pub trait Reconciler {
 
 enum Running<S> {
     Batch { stage: S, results: Vec<Option<Result<Object, ApiError>>>, pending: usize },
-    Sequence { rest: VecDeque<WriteOp>, requeue_after: Option<Duration>, fail: bool, answered: usize },
+    Sequence { rest: VecDeque<WriteOp>, then: Box<Step<S>>, answered: usize },
 }
 
 /// A later spec update of an object this sequence just updated goes on from
@@ -169,15 +173,15 @@ impl<R: Reconciler> Host<R> {
                     self.running.insert(key, Running::Batch { stage: then, results: (0..n).map(|_| None).collect(), pending: n });
                     return;
                 }
-                Step::Sequence { ops, requeue_after, fail } => {
+                Step::Sequence { ops, then } => {
                     let mut rest: VecDeque<WriteOp> = ops.into();
                     let Some(first) = rest.pop_front() else {
-                        step = if fail { Step::Failed } else { Step::Done { requeue_after } };
+                        step = *then;
                         continue;
                     };
                     let id = out.write(first);
                     self.calls.insert(id, (key.clone(), 0));
-                    self.running.insert(key, Running::Sequence { rest, requeue_after, fail, answered: 0 });
+                    self.running.insert(key, Running::Sequence { rest, then, answered: 0 });
                     return;
                 }
                 Step::Done { requeue_after } => {
@@ -191,6 +195,12 @@ impl<R: Reconciler> Host<R> {
                 Step::Failed => {
                     self.queue.done(&key);
                     self.queue.add_rate_limited(key, now);
+                    return;
+                }
+                Step::DoneRequeueRateLimited => {
+                    self.queue.add_rate_limited(key.clone(), now);
+                    self.queue.forget(&key);
+                    self.queue.done(&key);
                     return;
                 }
             }
@@ -213,7 +223,7 @@ impl<R: Reconciler> Host<R> {
                 let step = self.r.resume(now, &key, stage, results, view, &mut keys);
                 self.apply(now, key, step, view, out);
             }
-            Running::Sequence { rest, requeue_after, fail, answered } => {
+            Running::Sequence { rest, answered, .. } => {
                 self.r.sequence_answered(now, &key, *answered, &result);
                 *answered += 1;
                 let written = match &result {
@@ -231,9 +241,8 @@ impl<R: Reconciler> Host<R> {
                         self.calls.insert(id, (key, 0));
                     }
                     None => {
-                        let end = if *fail { Step::Failed } else { Step::Done { requeue_after: *requeue_after } };
-                        self.running.remove(&key);
-                        self.apply(now, key, end, view, out);
+                        let Some(Running::Sequence { then, .. }) = self.running.remove(&key) else { return };
+                        self.apply(now, key, *then, view, out);
                     }
                 }
             }

@@ -23,6 +23,30 @@ pub struct WorkQueue<K: Ord + Clone> {
     dirty: BTreeSet<K>,
     pub base_backoff: Duration,
     pub max_backoff: Duration,
+    /// client-go's overall bucket (10 per second, burst 100), shared by every key.
+    bucket: TokenBucket,
+}
+
+/// `rate.NewLimiter(10, 100)` as `BucketRateLimiter.When` uses it: every
+/// rate-limited add takes a token, waiting for one when none is left.
+#[derive(Clone, Debug)]
+struct TokenBucket {
+    per_second: f64,
+    burst: f64,
+    tokens: f64,
+    last: SimTime,
+}
+
+impl TokenBucket {
+    /// Reserves a token at `now`; how long until it is there.
+    fn reserve(&mut self, now: SimTime) -> Duration {
+        if now > self.last {
+            self.tokens = (self.tokens + now.since(self.last).as_secs_f64() * self.per_second).min(self.burst);
+            self.last = now;
+        }
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 { Duration::ZERO } else { Duration::from_secs_f64(-self.tokens / self.per_second) }
+    }
 }
 
 impl<K: Ord + Clone> Default for WorkQueue<K> {
@@ -38,6 +62,7 @@ impl<K: Ord + Clone> Default for WorkQueue<K> {
             // client-go's DefaultControllerRateLimiter per-item part: 5 ms doubling to 1000 s.
             base_backoff: Duration::from_millis(5),
             max_backoff: Duration::from_secs(1000),
+            bucket: TokenBucket { per_second: 10.0, burst: 100.0, tokens: 100.0, last: SimTime::ZERO },
         }
     }
 }
@@ -85,12 +110,14 @@ impl<K: Ord + Clone> WorkQueue<K> {
         due
     }
 
-    /// Queues `key` after its per-key backoff; returns the due time.
+    /// Queues `key` after `DefaultControllerRateLimiter`'s delay: the longer
+    /// of its per-key backoff and the shared bucket's wait; returns the due time.
     pub fn add_rate_limited(&mut self, key: K, now: SimTime) -> SimTime {
         let n = self.failures.entry(key.clone()).or_insert(0);
         let backoff = self.base_backoff.saturating_mul(1u32.checked_shl(*n).unwrap_or(u32::MAX)).min(self.max_backoff);
         *n = n.saturating_add(1);
-        self.add_after(key, now, backoff)
+        let wait = self.bucket.reserve(now);
+        self.add_after(key, now, backoff.max(wait))
     }
 
     /// Clears the backoff of a key that succeeded.
@@ -181,5 +208,16 @@ mod tests {
         q.done(&"a");
         assert_eq!(q.get(t0), None);
         assert_eq!(q.processing(), 0);
+    }
+
+    /// client-go's bucket: 100 rate-limited adds at once, then one per 100 ms.
+    #[test]
+    fn rate_limited_adds_share_a_bucket_of_ten_per_second() {
+        let mut q: WorkQueue<u32> = WorkQueue::new();
+        let now = SimTime::from_secs(10);
+        let dues: Vec<SimTime> = (0..102).map(|k| q.add_rate_limited(k, now)).collect();
+        assert!(dues[..100].iter().all(|&d| d == now + Duration::from_millis(5)), "the burst: each key's own 5 ms");
+        assert_eq!(dues[100], now + Duration::from_millis(100));
+        assert_eq!(dues[101], now + Duration::from_millis(200));
     }
 }

@@ -324,6 +324,8 @@ pub struct DeploymentController {
     requeue_after: Option<Duration>,
     /// The sync being planned ends in an error after its writes (upstream returned one).
     failed: bool,
+    /// The sync being planned ends with a rate-limited requeue (a progress check due within a second).
+    requeue_rate_limited: bool,
 }
 
 impl DeploymentController {
@@ -334,6 +336,7 @@ impl DeploymentController {
             announcing: BTreeMap::new(),
             requeue_after: None,
             failed: false,
+            requeue_rate_limited: false,
         }
     }
 
@@ -578,13 +581,13 @@ impl DeploymentController {
     fn update_status(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, owned: &[&ReplicaSet], out: &mut Vec<WriteOp>) {
         let status = rollout_status(d, owned, new_rs, now);
         if status == d.status {
-            self.requeue_after = match requeue_stuck_deployment(d, &status, now) {
-                None => None,
-                // Under a second left: a rate-limited requeue, whose first step is 5 ms.
-                Some(after) if after < Duration::from_secs(1) => Some(Duration::from_millis(5)),
+            match requeue_stuck_deployment(d, &status, now) {
+                None => {}
+                // Under a second left (or past it): `enqueueRateLimited`.
+                Some(after) if after < Duration::from_secs(1) => self.requeue_rate_limited = true,
                 // Upstream adds a second against clock skew in AddAfter.
-                Some(after) => Some(after + Duration::from_secs(1)),
-            };
+                Some(after) => self.requeue_after = Some(after + Duration::from_secs(1)),
+            }
             return;
         }
         let mut next = d.clone();
@@ -806,6 +809,8 @@ impl Reconciler for DeploymentController {
     /// answered; the first failure fails the sync.
     fn reconcile(&mut self, now: SimTime, key: &Key, view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
         self.requeue_after = None;
+        self.failed = false;
+        self.requeue_rate_limited = false;
         self.planned.clear();
         let mut ops = Vec::new();
         self.sync(now, key, view, &mut ops);
@@ -818,7 +823,14 @@ impl Reconciler for DeploymentController {
                 self.announcing.remove(key);
             }
         }
-        Step::Sequence { ops, requeue_after: self.requeue_after.take(), fail: std::mem::take(&mut self.failed) }
+        let then = if std::mem::take(&mut self.failed) {
+            Step::Failed
+        } else if std::mem::take(&mut self.requeue_rate_limited) {
+            Step::DoneRequeueRateLimited
+        } else {
+            Step::Done { requeue_after: self.requeue_after.take() }
+        };
+        Step::Sequence { ops, then: Box::new(then) }
     }
 
     fn resume(&mut self, _now: SimTime, _key: &Key, _stage: (), _results: Vec<Result<Object, ApiError>>, _view: &Cache, _keys: &mut Keys<Key>) -> Step<()> {
