@@ -55,6 +55,28 @@ fn stacked<T>(items: &[T], x_of: impl Fn(&T) -> f64, min_gap_px: f64) -> Vec<(f6
     groups
 }
 
+/// Horizontal labels packed into rows: each goes in the first row where it
+/// does not run into the previous label; near the right edge it ends at its
+/// x instead of starting there.
+#[derive(Default)]
+struct LabelRows {
+    ends: Vec<f64>,
+}
+
+impl LabelRows {
+    /// (text-anchor, text x, row) for a label of `width` px at `x`.
+    fn place(&mut self, x: f64, width: f64, right: f64) -> (&'static str, f64, usize) {
+        let (anchor, from, to) = if x + width > right { ("end", x - width - 3.0, x - 3.0) } else { ("start", x + 3.0, x + width + 3.0) };
+        let row = self.ends.iter().position(|&end| end < from).unwrap_or(self.ends.len());
+        if row == self.ends.len() {
+            self.ends.push(to + 6.0);
+        } else {
+            self.ends[row] = to + 6.0;
+        }
+        (anchor, if anchor == "end" { to } else { from }, row)
+    }
+}
+
 pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], marks: &[Mark], actions: &[Action], evictions_s: &[f64]) -> String {
     let (w, left, right, top) = (1000.0, 70.0, 20.0, 50.0);
     let (ph, gap) = (150.0, 40.0);
@@ -95,7 +117,7 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
         let y = |v: f64| y0 + ph - ph * (v / max);
         // Fault labels go in the first row where they do not run into another
         // (near the right edge they end at their window instead).
-        let mut row_ends: Vec<f64> = Vec::new();
+        let mut rows = LabelRows::default();
         for wdw in windows {
             s.push_str(&format!("<rect x=\"{:.1}\" y=\"{y0}\" width=\"{:.1}\" height=\"{ph}\" fill=\"#f3d6d6\" fill-opacity=\"0.8\"/>\n", x(wdw.from_s), (x(wdw.to_s) - x(wdw.from_s)).max(1.0)));
         }
@@ -103,16 +125,7 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
         for wdw in windows {
             if i == 0 {
                 let label = cut(&wdw.label);
-                let width = 5.8 * label.chars().count() as f64;
-                let wx = x(wdw.from_s);
-                let (anchor, from, to) = if wx + width > left + pw { ("end", wx - width - 3.0, wx - 3.0) } else { ("start", wx + 3.0, wx + width + 3.0) };
-                let row = row_ends.iter().position(|&end| end < from).unwrap_or(row_ends.len());
-                if row == row_ends.len() {
-                    row_ends.push(to + 6.0);
-                } else {
-                    row_ends[row] = to + 6.0;
-                }
-                let tx = if anchor == "end" { to } else { from };
+                let (anchor, tx, row) = rows.place(x(wdw.from_s), 5.8 * label.chars().count() as f64, left + pw);
                 s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{}\" font-size=\"10\" fill=\"#8a3030\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" text-anchor=\"{anchor}\">{}</text>\n", y0 + 11.0 + 12.0 * row as f64, esc(&label)));
             }
         }
@@ -143,23 +156,14 @@ pub fn svg(title: &str, end_s: f64, rows: &[MetricsRow], windows: &[Window], mar
         if i == 0 {
             // Timeline actions: a marker on top of the first panel; labels at its
             // foot, each in the lowest row where it does not run into another.
-            let mut row_ends: Vec<f64> = Vec::new();
+            let mut rows = LabelRows::default();
             let mut sorted: Vec<&Action> = actions.iter().collect();
             sorted.sort_by(|a, b| a.t_s.total_cmp(&b.t_s));
             for a in sorted {
                 let label = cut(&a.label);
-                let width = 5.3 * label.chars().count() as f64;
                 let ax = x(a.t_s);
-                // Near the right edge the label ends at the marker instead of starting there.
-                let (anchor, from, to) = if ax + width > left + pw { ("end", ax - width - 3.0, ax - 3.0) } else { ("start", ax + 3.0, ax + width + 3.0) };
-                let row = row_ends.iter().position(|&end| end < from).unwrap_or(row_ends.len());
-                if row == row_ends.len() {
-                    row_ends.push(to + 6.0);
-                } else {
-                    row_ends[row] = to + 6.0;
-                }
+                let (anchor, tx, row) = rows.place(ax, 5.3 * label.chars().count() as f64, left + pw);
                 let ty = y0 + ph - 6.0 - 11.0 * row as f64;
-                let tx = if anchor == "end" { to } else { from };
                 s.push_str(&format!("<path d=\"M{ax:.1},{y0} l-4,-6 h8 z\" fill=\"#555\"/>\n"));
                 s.push_str(&format!("<text x=\"{tx:.1}\" y=\"{ty:.1}\" font-size=\"9\" fill=\"#444\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\" text-anchor=\"{anchor}\">{}</text>\n", esc(&label)));
             }

@@ -453,14 +453,8 @@ impl DeploymentController {
     /// down; after either, only the status. Old ReplicaSets are cleaned up
     /// only once the rollout is complete.
     fn rollout_rolling(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&ReplicaSet>, old: &[&ReplicaSet], max_rev: i64, out: &mut Vec<WriteOp>) {
-        let created;
-        let new_rs = match new_rs {
-            Some(rs) => rs,
-            None => {
-                created = self.create_new_replicaset(now, d, old, max_rev, out);
-                &created
-            }
-        };
+        let new_rs = self.existing_or_created(now, d, new_rs, old, max_rev, out);
+        let new_rs: &ReplicaSet = &new_rs;
         let all: Vec<&ReplicaSet> = old.iter().copied().chain([new_rs]).collect();
         let owned = all.clone();
         if let Some(n) = reconcile_new_replica_set(&all, new_rs, d) {
@@ -518,20 +512,22 @@ impl DeploymentController {
             self.update_status(now, d, new_rs, &owned, out);
             return;
         }
-        let created;
-        let new_rs = match new_rs {
-            Some(rs) => rs,
-            None => {
-                created = self.create_new_replicaset(now, d, old, max_rev, out);
-                &created
-            }
-        };
+        let new_rs = self.existing_or_created(now, d, new_rs, old, max_rev, out);
+        let new_rs: &ReplicaSet = &new_rs;
         self.scale(d, new_rs, desired, out);
         if deployment_complete(d, &d.status) {
             self.cleanup(d, old, out);
         }
         let owned: Vec<&ReplicaSet> = old.iter().copied().chain([new_rs]).collect();
         self.update_status(now, d, Some(new_rs), &owned, out);
+    }
+
+    /// The new ReplicaSet: the existing one, or one created now (`getNewReplicaSet`).
+    fn existing_or_created<'r>(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&'r ReplicaSet>, old: &[&ReplicaSet], max_rev: i64, out: &mut Vec<WriteOp>) -> std::borrow::Cow<'r, ReplicaSet> {
+        match new_rs {
+            Some(rs) => std::borrow::Cow::Borrowed(rs),
+            None => std::borrow::Cow::Owned(self.create_new_replicaset(now, d, old, max_rev, out)),
+        }
     }
 
     /// `getNewReplicaSet` creating one: at `NewRSNewReplicas`, then the
