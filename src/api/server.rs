@@ -63,6 +63,14 @@ pub struct ApiServer<S: Storage> {
     rng: ChaCha8Rng,
 }
 
+/// kube-apiserver's `--event-ttl` default: an Event lives an hour after its last write.
+pub const EVENT_TTL_S: i64 = 3600;
+
+/// The time to live a write of `kind` gets (only Events have one).
+fn ttl_of(kind: Kind, now: SimTime) -> Option<crate::api::storage::Ttl> {
+    (kind == Kind::Event).then_some(crate::api::storage::Ttl { seconds: EVENT_TTL_S, now })
+}
+
 fn storage_err(e: StorageError) -> ApiError {
     match e {
         StorageError::Compacted { requested, compacted } => ApiError::Gone { requested, current: compacted },
@@ -174,7 +182,12 @@ impl<S: Storage> ApiServer<S> {
         meta.deletion_timestamp = None;
         meta.deletion_grace_period_seconds = None;
         let r = ObjectRef::of(&obj);
-        match self.storage.create(&self.key(&r), obj).map_err(storage_err)? {
+        let key = self.key(&r);
+        let written = match ttl_of(kind, now) {
+            Some(ttl) => self.storage.create_with_ttl(&key, obj, ttl),
+            None => self.storage.create(&key, obj),
+        };
+        match written.map_err(storage_err)? {
             WriteOutcome::Written(o) => Ok(o),
             WriteOutcome::PreconditionFailed => Err(ApiError::AlreadyExists(r)),
         }
@@ -205,7 +218,7 @@ impl<S: Storage> ApiServer<S> {
 
     /// Replaces the object (spec and metadata); status changes are ignored.
     /// An empty resourceVersion updates unconditionally.
-    pub fn update(&mut self, mut obj: Object, _now: SimTime) -> Result<Object, ApiError> {
+    pub fn update(&mut self, mut obj: Object, now: SimTime) -> Result<Object, ApiError> {
         let (r, current) = self.current_for_update(&obj)?;
         obj.copy_status_from(&current);
         rules::apply_defaults(&mut obj);
@@ -216,24 +229,24 @@ impl<S: Storage> ApiServer<S> {
         if !errs.is_empty() {
             return Err(ApiError::Invalid { kind: r.kind, name: r.name, causes: errs });
         }
-        self.write_update(r, obj, current)
+        self.write_update(r, obj, current, now)
     }
 
     /// Replaces the status only; spec and owner references are kept from storage.
-    pub fn update_status(&mut self, mut obj: Object, _now: SimTime) -> Result<Object, ApiError> {
+    pub fn update_status(&mut self, mut obj: Object, now: SimTime) -> Result<Object, ApiError> {
         let (r, current) = self.current_for_update(&obj)?;
         obj.copy_spec_from(&current);
         keep_server_meta(&mut obj, &current);
         let meta = obj.meta_mut();
         meta.generation = current.meta().generation;
         meta.owner_references = current.meta().owner_references.clone();
-        self.write_update(r, obj, current)
+        self.write_update(r, obj, current, now)
     }
 
     /// The conditional write shared by update, update-status, bind and delete marking.
     /// A no-op writes nothing; an object being deleted whose last finalizer
     /// went away (and whose grace period is over) is removed instead.
-    fn write_update(&mut self, r: ObjectRef, mut obj: Object, current: Object) -> Result<Object, ApiError> {
+    fn write_update(&mut self, r: ObjectRef, mut obj: Object, current: Object, now: SimTime) -> Result<Object, ApiError> {
         obj.meta_mut().resource_version = current.meta().resource_version.clone();
         if obj == current {
             return Ok(current);
@@ -247,7 +260,11 @@ impl<S: Storage> ApiServer<S> {
                 WriteOutcome::PreconditionFailed => Err(ApiError::Conflict { target: r, reason: CONFLICT_MODIFIED.into() }),
             };
         }
-        match self.storage.update(&key, obj, expected).map_err(storage_err)? {
+        let written = match ttl_of(r.kind, now) {
+            Some(ttl) => self.storage.update_with_ttl(&key, obj, expected, ttl),
+            None => self.storage.update(&key, obj, expected),
+        };
+        match written.map_err(storage_err)? {
             WriteOutcome::Written(o) => Ok(o),
             WriteOutcome::PreconditionFailed => Err(ApiError::Conflict { target: r, reason: CONFLICT_MODIFIED.into() }),
         }
@@ -280,7 +297,7 @@ impl<S: Storage> ApiServer<S> {
             Some(c) => *c = scheduled,
             None => conds.push(scheduled),
         }
-        self.write_update(r, bound.into(), current)
+        self.write_update(r, bound.into(), current, now)
     }
 
     /// Deletes gracefully: a bound, running pod gets a deletionTimestamp `grace`

@@ -32,6 +32,8 @@ pub struct EtcdStorage {
     endpoints: String,
     /// The API server's key prefix (`<prefix>/registry`), to tell kinds from keys.
     prefix: String,
+    /// Leases for keys with a TTL (Events), shared as kube-apiserver's lease manager shares them.
+    leases: crate::api::storage::LeaseReuse,
 }
 
 /// What a watch stream hands the driver.
@@ -61,7 +63,7 @@ impl EtcdStorage {
         rt.block_on(async { tokio::time::timeout(CALL_TIMEOUT, probe.status()).await })
             .map_err(|_| format!("etcd at {list}: no answer within {}s", CALL_TIMEOUT.as_secs()))?
             .map_err(|e| format!("etcd at {list}: {e}"))?;
-        Ok(EtcdStorage { rt, client, endpoints: list, prefix: prefix.trim_end_matches('/').to_string() })
+        Ok(EtcdStorage { rt, client, endpoints: list, prefix: prefix.trim_end_matches('/').to_string(), leases: Default::default() })
     }
 
     pub fn runtime(&self) -> &Arc<Runtime> {
@@ -111,8 +113,25 @@ impl EtcdStorage {
     }
 
     fn put_if(&mut self, key: &str, obj: Object, compare: Compare) -> Result<WriteOutcome, StorageError> {
+        self.put_if_leased(key, obj, compare, None)
+    }
+
+    /// A lease for a key written with `ttl` (etcd deletes the key when it expires).
+    fn lease(&mut self, ttl: crate::api::storage::Ttl) -> Result<i64, StorageError> {
+        let (rt, client) = (self.rt.clone(), self.client.clone());
+        self.leases.lease_for(ttl, |secs| {
+            let mut c = client.clone();
+            rt.block_on(async move { tokio::time::timeout(Duration::from_secs(5), c.lease_grant(secs, None)).await })
+                .map_err(|_| StorageError::Unavailable("etcd lease grant: timed out after 5 s".into()))?
+                .map(|r| r.id())
+                .map_err(|e| StorageError::Unavailable(format!("etcd lease grant: {e}")))
+        })
+    }
+
+    fn put_if_leased(&mut self, key: &str, obj: Object, compare: Compare, lease: Option<i64>) -> Result<WriteOutcome, StorageError> {
         let value = Self::encode(&obj);
-        let txn = Txn::new().when(vec![compare]).and_then(vec![TxnOp::put(key, value, None)]);
+        let options = lease.map(|id| etcd_client::PutOptions::new().with_lease(id));
+        let txn = Txn::new().when(vec![compare]).and_then(vec![TxnOp::put(key, value, options)]);
         let resp = self.call(|mut c| async move { c.txn(txn).await })?;
         if !resp.succeeded() {
             return Ok(WriteOutcome::PreconditionFailed);
@@ -267,6 +286,16 @@ impl Storage for EtcdStorage {
             }
         }
         Ok(WriteOutcome::PreconditionFailed)
+    }
+
+    fn create_with_ttl(&mut self, key: &str, obj: Object, ttl: crate::api::storage::Ttl) -> Result<WriteOutcome, StorageError> {
+        let lease = self.lease(ttl)?;
+        self.put_if_leased(key, obj, Compare::create_revision(key, CompareOp::Equal, 0), Some(lease))
+    }
+
+    fn update_with_ttl(&mut self, key: &str, obj: Object, expected: Revision, ttl: crate::api::storage::Ttl) -> Result<WriteOutcome, StorageError> {
+        let lease = self.lease(ttl)?;
+        self.put_if_leased(key, obj, Compare::mod_revision(key, CompareOp::Equal, expected), Some(lease))
     }
 
     fn watch_since(&self, _kind: Kind, _prefix: &str, _from: Revision) -> Result<Vec<WatchEvent>, StorageError> {

@@ -3,7 +3,8 @@
 
 use crate::api::storage::{Revision, Storage, StorageError, WatchEvent, WatchEventType, WriteOutcome};
 use crate::model::{Kind, Object};
-use super::etcd::{Compare, CompareOp, CompareTarget, EtcdError, EventType, SimEtcd, TxnOp};
+use super::etcd::{Compare, CompareOp, CompareTarget, EtcdError, EventType, LeaseId, SimEtcd, TxnOp};
+use crate::time::SimTime;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ fn bound_node(o: &Object) -> Option<&str> {
 #[derive(Debug, Default)]
 pub struct SimStorage {
     pub etcd: SimEtcd<Object>,
+    leases: crate::api::storage::LeaseReuse,
     pending: Vec<WatchEvent>,
     /// Keys of the pods bound to each node (at the current revision).
     pods_by_node: BTreeMap<String, BTreeSet<Arc<str>>>,
@@ -66,12 +68,30 @@ impl SimStorage {
         }
     }
 
-    fn conditional_put(&mut self, key: &str, mut obj: Object, compare: CompareTarget<Object>) -> Result<WriteOutcome, StorageError> {
+    /// Deletes the keys of every lease expired by `now` (their watch events
+    /// follow like any others); the next expiry, if any, for a wake-up.
+    pub fn expire_leases(&mut self, now: SimTime) -> Option<SimTime> {
+        for resp in self.etcd.expire_leases(now) {
+            self.record(resp.events);
+        }
+        self.etcd.next_lease_expiry()
+    }
+
+    fn lease(&mut self, ttl: crate::api::storage::Ttl) -> LeaseId {
+        let etcd = &mut self.etcd;
+        self.leases.lease_for(ttl, |s| Ok::<_, ()>(etcd.lease_grant(s, ttl.now))).unwrap_or(0)
+    }
+
+    fn conditional_put(&mut self, key: &str, obj: Object, compare: CompareTarget<Object>) -> Result<WriteOutcome, StorageError> {
+        self.conditional_put_leased(key, obj, compare, 0)
+    }
+
+    fn conditional_put_leased(&mut self, key: &str, mut obj: Object, compare: CompareTarget<Object>, lease: LeaseId) -> Result<WriteOutcome, StorageError> {
         let next = self.etcd.revision() + 1;
         obj.meta_mut().resource_version = next.to_string();
         let resp = self
             .etcd
-            .txn(&[Compare { key: key.into(), op: CompareOp::Equal, target: compare }], &[TxnOp::Put { key: key.into(), value: obj.clone(), lease: 0 }], &[])
+            .txn(&[Compare { key: key.into(), op: CompareOp::Equal, target: compare }], &[TxnOp::Put { key: key.into(), value: obj.clone(), lease }], &[])
             .map_err(Self::compacted)?;
         if !resp.succeeded {
             return Ok(WriteOutcome::PreconditionFailed);
@@ -124,6 +144,16 @@ impl Storage for SimStorage {
 
     fn update(&mut self, key: &str, obj: Object, expected: Revision) -> Result<WriteOutcome, StorageError> {
         self.conditional_put(key, obj, CompareTarget::ModRevision(expected))
+    }
+
+    fn create_with_ttl(&mut self, key: &str, obj: Object, ttl: crate::api::storage::Ttl) -> Result<WriteOutcome, StorageError> {
+        let lease = self.lease(ttl);
+        self.conditional_put_leased(key, obj, CompareTarget::Version(0), lease)
+    }
+
+    fn update_with_ttl(&mut self, key: &str, obj: Object, expected: Revision, ttl: crate::api::storage::Ttl) -> Result<WriteOutcome, StorageError> {
+        let lease = self.lease(ttl);
+        self.conditional_put_leased(key, obj, CompareTarget::ModRevision(expected), lease)
     }
 
     fn delete(&mut self, key: &str, expected: Revision) -> Result<WriteOutcome, StorageError> {

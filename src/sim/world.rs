@@ -52,6 +52,8 @@ enum Ev {
     Check(usize),
     /// kube-apiserver's periodic etcd compaction.
     Compact,
+    /// etcd leases (Events' TTL) run out: their keys are deleted.
+    ExpireLeases,
     /// A metrics sample.
     Sample,
     /// A runtime call completes on the caller's node and is answered.
@@ -67,7 +69,7 @@ enum Ev {
 impl Ev {
     /// Housekeeping recurs forever; only other events count as pending work.
     fn is_work(&self) -> bool {
-        !matches!(self, Ev::Compact | Ev::Sample)
+        !matches!(self, Ev::Compact | Ev::Sample | Ev::ExpireLeases)
     }
 }
 
@@ -95,6 +97,8 @@ pub struct World {
     until: SimTime,
     queue: EventQueue<Ev>,
     work_pending: usize,
+    /// When the next lease expiry is scheduled for (Events' TTL).
+    lease_wake: Option<SimTime>,
     core: Core<SimStorage>,
     wires: Vec<Wire>,
     net: Network,
@@ -172,6 +176,7 @@ impl World {
             until,
             queue: EventQueue::with_capacity(1024),
             work_pending: 0,
+            lease_wake: None,
             core: Core::new(ApiServer::new(SimStorage::new(), ETCD_PREFIX, stream(seed, "apiserver"))),
             wires: Vec::new(),
             net: Network::new(stream(seed, "network")),
@@ -312,6 +317,13 @@ impl World {
                 let stream = self.core.slot(id).stream;
                 self.push(at, Ev::Deliver { comp: id as CompId, stream, event: ev.clone(), name: obj.clone() });
             }
+        }
+        // A lease granted by these writes may run out before the one scheduled.
+        if let Some(t) = self.core.api.storage.etcd.next_lease_expiry()
+            && self.lease_wake.is_none_or(|w| t < w)
+        {
+            self.lease_wake = Some(t);
+            self.push(t, Ev::ExpireLeases);
         }
     }
 
@@ -764,6 +776,12 @@ impl World {
             Ev::Action(i) => self.run_action(i),
             Ev::Check(i) => self.run_check(i),
             Ev::Compact => self.compact(),
+            Ev::ExpireLeases => {
+                self.lease_wake = None;
+                self.core.api.storage.expire_leases(self.now);
+                self.fan_out();
+                self.send_all();
+            }
             Ev::RuntimeDone { comp, node, epoch, id, op } => self.runtime_done(comp, &node, epoch, id, op),
             Ev::NetHeal(comp) => self.heal(comp as usize, false),
             Ev::Liveness => self.run_liveness(),

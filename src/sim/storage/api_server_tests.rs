@@ -287,3 +287,41 @@ fn a_template_hands_its_unmodelled_fields_to_the_objects_made_from_it() {
     let pod: Object = crate::control::controllers::replicaset::pod_from_template(rs.as_replicaset().unwrap()).into();
     assert_eq!(pod.to_json_value()["spec"]["volumes"], serde_json::json!([{"name": "cfg", "configMap": {"name": "web"}}]));
 }
+
+/// kube-apiserver's `--event-ttl` (1 h): an Event's key goes with its etcd
+/// lease; Events written within the lease manager's reuse minute share one
+/// lease of 3,660 s; a later update moves the Event to a newer lease; other
+/// kinds never expire.
+#[test]
+fn events_expire_an_hour_after_their_last_write() {
+    let mut api = server();
+    let event = |name: &str| {
+        let mut e = crate::model::event::Event::default();
+        e.metadata.name = name.into();
+        e.metadata.namespace = "default".into();
+        e.reason = "Scheduled".into();
+        e.involved_object = crate::model::event::ObjectReference { kind: "Pod".into(), name: "p".into(), namespace: "default".into(), ..Default::default() };
+        Object::from(e)
+    };
+    api.create(event("a"), t(0)).unwrap();
+    api.create(event("b"), t(30)).unwrap();
+    let c = api.create(event("c"), t(50)).unwrap();
+    api.create(pod("p"), t(0)).unwrap();
+    // "c" is written again two minutes later: a new lease from then.
+    let mut again = c.clone();
+    if let Object::Event(e) = &mut again {
+        std::sync::Arc::make_mut(e).count = 2;
+    }
+    api.update(again, t(120)).unwrap();
+    api.storage.drain_events();
+    let exists = |api: &ApiServer<SimStorage>, name: &str| api.get(&ObjectRef::new(Kind::Event, "default", name)).is_ok();
+    assert_eq!(api.storage.expire_leases(t(3659)), Some(t(3660)), "the first lease runs to 3,600 + 60 s");
+    assert!(exists(&api, "a") && exists(&api, "b") && exists(&api, "c"));
+    api.storage.expire_leases(t(3660));
+    let gone: Vec<String> = api.storage.drain_events().into_iter().filter(|e| e.type_ == WatchEventType::Deleted).map(|e| e.object.meta().name.clone()).collect();
+    assert_eq!(gone, ["a", "b"], "the shared lease takes both, watchers see DELETED");
+    assert!(exists(&api, "c"), "updated at 120 s: on a later lease");
+    api.storage.expire_leases(t(120 + 3660));
+    assert!(!exists(&api, "c"));
+    assert!(api.get(&ObjectRef::new(Kind::Pod, "default", "p")).is_ok(), "other kinds have no TTL");
+}
