@@ -111,6 +111,19 @@ fn truncate_message(m: &str) -> String {
     format!("{}{suffix}", &m[..end])
 }
 
+/// `nodeSchedulingPropertiesChange`: a node update is a scheduling event
+/// only if it changes `spec.unschedulable`, allocatable, labels, taints,
+/// annotations or a condition's status (heartbeat times do not count).
+pub fn node_scheduling_properties_changed(old: &crate::model::Node, new: &crate::model::Node) -> bool {
+    let statuses = |n: &crate::model::Node| n.status.conditions.iter().map(|c| (c.type_.clone(), c.status.clone())).collect::<std::collections::BTreeMap<_, _>>();
+    old.spec.unschedulable != new.spec.unschedulable
+        || old.status.allocatable != new.status.allocatable
+        || old.metadata.labels != new.metadata.labels
+        || old.spec.taints != new.spec.taints
+        || old.metadata.annotations != new.metadata.annotations
+        || statuses(old) != statuses(new)
+}
+
 fn key_of(p: &Pod) -> Key {
     (p.metadata.namespace.clone(), p.metadata.name.clone())
 }
@@ -465,8 +478,16 @@ impl Component for Scheduler {
                     if ev.type_ == WatchEventType::Deleted {
                         self.remove_node(&n.metadata.name);
                     } else {
+                        // NodeAdd, or a NodeUpdate that changes what scheduling looks at
+                        // (`nodeSchedulingPropertiesChange`); a heartbeat moves nothing.
+                        let relevant = match self.node_index.get(&n.metadata.name) {
+                            Some(&i) => node_scheduling_properties_changed(&self.snapshot.nodes[i].node, n),
+                            None => true,
+                        };
                         self.upsert_node(n);
-                        self.move_all_unschedulable(now, view);
+                        if relevant {
+                            self.move_all_unschedulable(now, view);
+                        }
                     }
                 }
                 Object::Namespace(ns) => {
@@ -518,3 +539,39 @@ impl Component for Scheduler {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::meta::{Condition, Timestamp};
+    use crate::model::node::{Taint, TaintEffect};
+
+    fn node() -> crate::model::Node {
+        serde_yaml::from_str("metadata: {name: n, labels: {a: b}, annotations: {x: y}}\nspec: {taints: [{key: k, value: v, effect: NoSchedule}]}\nstatus: {allocatable: {cpu: '4'}, conditions: [{type: Ready, status: 'True', lastHeartbeatTime: '2025-01-01T00:00:00Z'}]}").unwrap()
+    }
+
+    /// TestNodeSchedulingPropertiesChange (scheduler eventhandlers_test.go),
+    /// its cases by name: which node updates are scheduling events.
+    #[test]
+    fn test_node_scheduling_properties_change() {
+        let old = node();
+        let changed = |f: &dyn Fn(&mut crate::model::Node)| {
+            let mut n = node();
+            f(&mut n);
+            node_scheduling_properties_changed(&old, &n)
+        };
+        assert!(!changed(&|_| {}), "no specific changed applied");
+        assert!(changed(&|n| n.spec.unschedulable = true), "only node spec unavailable changed");
+        assert!(changed(&|n| { n.status.allocatable.insert("cpu".into(), crate::model::quantity::Quantity::from_value(8)); }), "only node allocatable changed");
+        assert!(changed(&|n| { n.metadata.labels.insert("a".into(), "c".into()); }), "only node label changed");
+        assert!(changed(&|n| { n.metadata.annotations.insert("x".into(), "z".into()); }), "only node annotation changed");
+        assert!(changed(&|n| n.spec.taints.push(Taint { key: "k2".into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: None })), "only node taint changed");
+        assert!(changed(&|n| n.spec.taints[0].value = "v2".into()), "taint value changed");
+        assert!(changed(&|n| n.status.conditions[0].status = "False".into()), "only node Ready condition changed");
+        assert!(
+            !changed(&|n| n.status.conditions[0].last_heartbeat_time = Some(Timestamp(5))),
+            "only a condition's heartbeat changed: not an event"
+        );
+        assert!(changed(&|n| n.status.conditions.push(Condition { type_: "MemoryPressure".into(), status: "True".into(), ..Default::default() })), "a condition added");
+    }
+}
