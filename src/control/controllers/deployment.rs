@@ -414,17 +414,32 @@ impl DeploymentController {
         // `getNewReplicaSet` on an existing one: its revision becomes the highest
         // (a rollback re-uses an old ReplicaSet); the sync goes on with it.
         let old_max_rev = old.iter().map(|rs| revision(rs)).max().unwrap_or(0);
+        // getNewReplicaSet on an existing one: its revision above every old
+        // one's and its minReadySeconds the Deployment's, written if either
+        // changes (and the sync goes on with it); else the Deployment carries
+        // its revision (SetDeploymentRevision) and a Progressing condition if
+        // it has none (FoundNewReplicaSet), written at once, the sync going on
+        // with them in memory (upstream discards that write's answer).
         let synced;
+        let mut revision_synced = None;
         let new_rs = match new_rs {
-            Some(rs) if revision(rs) <= old_max_rev => {
+            Some(rs) if revision(rs) <= old_max_rev || rs.spec.min_ready_seconds != d.spec.min_ready_seconds => {
                 let mut next = rs.clone();
-                next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (old_max_rev + 1).to_string());
+                if revision(rs) <= old_max_rev {
+                    next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (old_max_rev + 1).to_string());
+                }
+                next.spec.min_ready_seconds = d.spec.min_ready_seconds;
                 self.write(WriteOp::Update(next.clone().into()), out);
                 synced = next;
                 Some(&synced)
             }
-            other => other,
+            Some(rs) => {
+                revision_synced = self.sync_deployment_revision(now, d, rs, revision(rs), out);
+                Some(rs)
+            }
+            None => None,
         };
+        let d = revision_synced.as_ref().unwrap_or(d);
         // `dc.sync`: a paused Deployment, or one whose replicas changed
         // (`isScalingEvent`), is only scaled (proportionally across its
         // ReplicaSets), cleaned up if paused, and its status written.
@@ -522,6 +537,26 @@ impl DeploymentController {
         self.update_status(now, d, Some(new_rs), &owned, out);
     }
 
+    /// `SetDeploymentRevision` and the FoundNewReplicaSet condition, written if either changes.
+    fn sync_deployment_revision(&mut self, now: SimTime, d: &Deployment, new_rs: &ReplicaSet, revision: i64, out: &mut Vec<WriteOp>) -> Option<Deployment> {
+        let mut next = d.clone();
+        let mut changed = false;
+        if next.metadata.annotations.get(REVISION_ANNOTATION).map(String::as_str) != Some(revision.to_string().as_str()) {
+            next.metadata.annotations.insert(REVISION_ANNOTATION.into(), revision.to_string());
+            changed = true;
+        }
+        if has_progress_deadline(d) && !next.status.conditions.iter().any(|c| c.type_ == "Progressing") {
+            let message = format!("Found new replica set {:?}", new_rs.metadata.name);
+            set_deployment_condition(&mut next.status, new_condition("Progressing", "True", "FoundNewReplicaSet", message, now));
+            changed = true;
+        }
+        if !changed {
+            return None;
+        }
+        self.write(WriteOp::UpdateStatus(next.clone().into()), out);
+        Some(next)
+    }
+
     /// The new ReplicaSet: the existing one, or one created now (`getNewReplicaSet`).
     fn existing_or_created<'r>(&mut self, now: SimTime, d: &Deployment, new_rs: Option<&'r ReplicaSet>, old: &[&ReplicaSet], max_rev: i64, out: &mut Vec<WriteOp>) -> std::borrow::Cow<'r, ReplicaSet> {
         match new_rs {
@@ -545,6 +580,7 @@ impl DeploymentController {
         self.write_announcing(WriteOp::Create(rs.clone().into()), message, out);
         // The Progressing condition starts the deadline's clock.
         let mut next = d.clone();
+        next.metadata.annotations.insert(REVISION_ANNOTATION.into(), (max_rev + 1).to_string());
         let ts = Some(Timestamp::from_sim(now));
         let transition = next.status.conditions.iter().find(|c| c.type_ == "Progressing" && c.status == "True").and_then(|c| c.last_transition_time).or(ts);
         next.status.conditions.retain(|c| c.type_ != "Progressing");

@@ -28,6 +28,9 @@ mod host {
         .unwrap();
         d.spec.replicas = Some(replicas);
         crate::api::rules::apply_defaults(&mut Object::from(d.clone()));
+        // A Deployment already synced once: it carries its revision and a Progressing condition.
+        d.metadata.annotations.insert(REVISION_ANNOTATION.into(), "1".into());
+        d.status.conditions.push(Condition { type_: "Progressing".into(), status: "True".into(), reason: "ReplicaSetUpdated".into(), ..Default::default() });
         d
     }
 
@@ -239,6 +242,7 @@ mod upstream {
     fn a_sync_that_cleans_up_then_scales_down_writes_the_old_replicaset_twice() {
         let mut d = new_deployment(10, 0, 2);
         d.metadata.generation = 2;
+        d.metadata.annotations.insert(REVISION_ANNOTATION.into(), "2".into());
         let mut old_rs = rs("foo-old", 10, 9);
         old_rs.metadata.uid = "old".into();
         old_rs.spec.template.spec.containers[0].image = "i:previous".into();
@@ -532,5 +536,41 @@ mod upstream {
         assert!(!timed(Some(10), last + Duration::from_secs(9)), "no timeout");
         assert!(!timed(Some(10), last + Duration::from_secs(10)), "at the deadline: not yet (Before is strict)");
         assert!(timed(Some(10), last + Duration::from_secs(11)), "timeout");
+    }
+
+    /// getNewReplicaSet on an existing ReplicaSet: a Deployment without its
+    /// revision gets the ReplicaSet's (SetDeploymentRevision) and, with a
+    /// deadline and no Progressing condition, FoundNewReplicaSet — one status
+    /// write before anything else; a changed minReadySeconds is carried to the
+    /// ReplicaSet instead, and the Deployment's revision waits for the next sync.
+    #[test]
+    fn an_existing_new_replicaset_syncs_the_deployment_revision_first() {
+        let mut d = new_deployment(2, 1, 0);
+        d.spec.progress_deadline_seconds = Some(600);
+        let mut new_rs = DeploymentController::new().new_replicaset(&d, &template_hash(&d), 3, 2);
+        new_rs.metadata.uid = "new".into();
+        let view = |d: &Deployment, rs: &ReplicaSet| {
+            let mut c = Cache::new(&[Kind::Deployment, Kind::ReplicaSet, Kind::Pod]);
+            for (i, o) in [Object::from(d.clone()), rs.clone().into()].into_iter().enumerate() {
+                c.apply(&crate::api::WatchEvent { type_: crate::api::WatchEventType::Added, key: std::sync::Arc::from(""), object: o, revision: i as i64 + 1 });
+            }
+            c
+        };
+        let sync = |d: &Deployment, rs: &ReplicaSet| {
+            let mut q = crate::control::workqueue::WorkQueue::new();
+            let step = DeploymentController::new().reconcile(SimTime::ZERO, &("default".into(), "foo".into()), &view(d, rs), &mut crate::control::host::Keys::new(&mut q, SimTime::ZERO));
+            let crate::control::host::Step::Sequence { ops, .. } = step else { panic!("{step:?}") };
+            ops
+        };
+        let ops = sync(&d, &new_rs);
+        let WriteOp::UpdateStatus(Object::Deployment(first)) = &ops[0] else { panic!("{ops:?}") };
+        assert_eq!(first.metadata.annotations.get(REVISION_ANNOTATION).map(String::as_str), Some("3"), "the ReplicaSet's revision");
+        let p = first.status.conditions.iter().find(|c| c.type_ == "Progressing").unwrap();
+        assert_eq!((p.reason.as_str(), p.message.as_str()), ("FoundNewReplicaSet", format!("Found new replica set {:?}", new_rs.metadata.name).as_str()));
+        d.spec.min_ready_seconds = 10;
+        let ops = sync(&d, &new_rs);
+        let WriteOp::Update(Object::ReplicaSet(rs)) = &ops[0] else { panic!("{ops:?}") };
+        assert_eq!(rs.spec.min_ready_seconds, 10);
+        assert!(!ops.iter().any(|o| matches!(o, WriteOp::UpdateStatus(Object::Deployment(x)) if x.metadata.annotations.contains_key(REVISION_ANNOTATION))), "the revision waits: {ops:?}");
     }
 }
