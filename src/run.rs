@@ -82,6 +82,7 @@ pub fn replay_command(scenario: &Scenario, seed: u64, until: Duration) -> String
     if until != scenario.duration {
         cmd.push_str(&format!(" --until {}", format_duration(until)));
     }
+    cmd.push_str(&scenario.budget(until).replay_flags());
     cmd
 }
 
@@ -104,6 +105,8 @@ pub fn summarize(scenario: &Scenario, seed: u64, until: Duration, outcome: &RunO
         metrics: headline(outcome),
         component_stats: outcome.component_stats.clone(),
         replay_command: replay_command(scenario, seed, until),
+        budget_events: Some(scenario.budget(until).events),
+        budget_steps: Some(scenario.budget(until).steps),
         scenario_copy: None,
         pending_pods: crate::report::output::pending_pods(&outcome.final_pods),
     }

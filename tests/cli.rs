@@ -141,6 +141,11 @@ fn every_shipped_scenario_passes_its_own_checks() {
         let out = dir.path().join(path.file_stem().unwrap());
         let o = kubesim(&["run", &rel, "--out", out.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{rel}: {}", text(&o));
+        // A healthy run stays far inside its derived budget (scenario::budget).
+        let t = text(&o);
+        let line = t.lines().find(|l| l.starts_with("budget: ")).unwrap_or_else(|| panic!("{rel}: no budget line in {t}"));
+        let n: Vec<u64> = line.split(' ').filter_map(|w| w.parse().ok()).collect();
+        assert!(n[0] * 5 <= n[1] && n[2] * 5 <= n[3], "{rel}: {line}: within a fifth of the budget");
         ran += 1;
     }
     assert!(ran >= 3, "expected the shipped scenarios, found {ran}");
@@ -373,4 +378,41 @@ fn validate_is_linear_in_the_number_of_objects() {
         assert!(out.contains(&last_warning), "{file}: the last object's warning at its own line and column ({last_warning:?})");
         assert!(elapsed < std::time::Duration::from_secs(20), "{file}: validate took {elapsed:?} for {n} objects");
     }
+}
+
+/// A run past its event budget stops there, fails with exit 1 and replays
+/// under the same budget.
+#[test]
+fn a_run_over_its_event_budget_fails_with_exit_1_and_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let o = kubesim(&["run", "scenarios/replicaset-scale.yaml", "--max-events", "500", "--out", out.to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("FAILED: event-budget at"), "{t}");
+    assert!(t.contains("over its budget of 500"), "{t}");
+    assert!(t.contains("replay: kubesim run scenarios/replicaset-scale.yaml --seed 42 --max-events 500"), "{t}");
+    let r = kubesim(&["replay", out.to_str().unwrap()]);
+    assert_eq!(r.status.code(), Some(0), "{}", text(&r));
+    assert!(text(&r).contains("the same violation"), "{}", text(&r));
+    // The scenario's own `budget:` works the same way.
+    let yaml = std::fs::read_to_string("scenarios/replicaset-scale.yaml").unwrap();
+    let own = dir.path().join("budgeted.yaml");
+    std::fs::write(&own, format!("{yaml}\nbudget: {{events: 400}}\n").replace("file: manifests/", &format!("file: {}/scenarios/manifests/", env!("CARGO_MANIFEST_DIR")))).unwrap();
+    let o = kubesim(&["run", own.to_str().unwrap(), "--out", dir.path().join("b").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("over its budget of 400"), "{}", text(&o));
+}
+
+/// `--fail-fast` stops handing out seeds at the first failure and prints its replay command.
+#[test]
+fn sweep_fail_fast_stops_at_the_first_failing_seed() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["sweep", "tests/data/failing-check.yaml", "--seeds", "1..50", "--jobs", "1", "--fail-fast", "--out", dir.path().to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("--fail-fast: stopped after 1 of 50 seeds"), "{t}");
+    assert!(t.contains("first failing seed: 1\nreplay: kubesim run tests/data/failing-check.yaml --seed 1"), "{t}");
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "one seed ran: {csv}");
 }

@@ -59,6 +59,8 @@ enum Command {
         /// (default: results/runs/<scenario>-seed<N>).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Minimise a failing swarm seed's fault plan into an explicit scenario.
     Shrink {
@@ -84,6 +86,12 @@ enum Command {
         /// Directory for sweep.csv (default: results/runs/<scenario>-sweep).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Stop handing out seeds at the first failing one (seeds already
+        /// running finish; the lowest failing seed is reported).
+        #[arg(long)]
+        fail_fast: bool,
+        #[command(flatten)]
+        budget: BudgetArgs,
     },
     /// Re-run a recorded run and verify its trace hash matches.
     Replay {
@@ -166,8 +174,8 @@ pub fn parse_seed(s: &str) -> Result<u64, String> {
 
 pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
     match cli.command {
-        Command::Run { scenario, seed, until, out } => run::run(&scenario, seed, until, out),
-        Command::Sweep { scenario, seeds, jobs, until, out } => sweep::sweep(&scenario, seeds, jobs, until, out),
+        Command::Run { scenario, seed, until, out, budget } => run::run(&scenario, seed, until, out, budget),
+        Command::Sweep { scenario, seeds, jobs, until, out, fail_fast, budget } => sweep::sweep(&scenario, seeds, jobs, until, out, fail_fast, budget),
         Command::Replay { dir } => replay::replay(&dir),
         Command::Shrink { scenario, seed, out } => shrink::shrink(&scenario, seed, out),
         #[cfg(feature = "live")]
@@ -181,6 +189,24 @@ pub fn dispatch(cli: Cli) -> Result<u8, CliError> {
         Command::Validate { files } => validate::validate(&files),
         Command::Compare { scenario, configs, seeds, out } => compare::compare(&scenario, &configs, seeds, out),
         Command::Schedule { cluster, pod, config, output, seed } => schedule::schedule(&cluster, &pod, config.as_ref(), output, seed),
+    }
+}
+
+/// Per-run budgets from the command line (see scenario::budget).
+#[derive(clap::Args, Clone, Copy, Debug, Default)]
+pub struct BudgetArgs {
+    /// Fail a run that records more trace events than this (default: derived
+    /// from the scenario's nodes, pods and duration, or its `budget.events`).
+    #[arg(long)]
+    pub max_events: Option<u64>,
+    /// Fail a run that takes more loop steps than this (default: 4 × the events budget, or `budget.steps`).
+    #[arg(long)]
+    pub max_steps: Option<u64>,
+}
+
+impl BudgetArgs {
+    pub fn apply(self, s: &mut kubesim::scenario::Scenario) {
+        s.budget_flags = (self.max_events.or(s.budget_flags.0), self.max_steps.or(s.budget_flags.1));
     }
 }
 

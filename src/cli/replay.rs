@@ -13,7 +13,8 @@ pub fn replay(dir: &Path) -> Result<u8, CliError> {
     let copy = recorded.scenario_copy.as_ref().map(|c| dir.join(c)).filter(|p| p.exists());
     let path_buf = copy.unwrap_or_else(|| Path::new(&recorded.scenario_path).to_path_buf());
     let path = path_buf.as_path();
-    let scenario = load_scenario(path)?;
+    let mut scenario = load_scenario(path)?;
+    scenario.budget_flags = (recorded.budget_events, recorded.budget_steps);
     println!("seed: {}", recorded.seed);
     if file_sha256(path) != recorded.scenario_sha256 {
         eprintln!("warning: {} changed since the run was recorded; the replay may differ", path.display());

@@ -11,10 +11,11 @@ pub fn default_out(name: &str, seed: u64) -> PathBuf {
     PathBuf::from("results").join("runs").join(format!("{name}-seed{seed}"))
 }
 
-pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<PathBuf>) -> Result<u8, CliError> {
+pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<PathBuf>, budget: super::BudgetArgs) -> Result<u8, CliError> {
     let bar = progress::bar(0, "sim-s");
     bar.set_message("loading the scenario");
-    let scenario = load_scenario(path).inspect_err(|_| bar.finish_and_clear())?;
+    let mut scenario = load_scenario(path).inspect_err(|_| bar.finish_and_clear())?;
+    budget.apply(&mut scenario);
     let seed = seed.unwrap_or(scenario.seed);
     let until = until.unwrap_or(scenario.duration);
     bar.suspend(|| println!("seed: {seed}"));
@@ -49,6 +50,7 @@ pub fn run(path: &Path, seed: Option<u64>, until: Option<Duration>, out: Option<
     kubesim::report::output::write_report(&dir, &explicit, &summary, &outcome).map_err(|e| CliError { code: EXIT_BAD_INPUT, message: format!("cannot write the report: {e}") })?;
     println!("scenario: {} ({})", summary.scenario, summary.scenario_path);
     println!("simulated: {} in {wall:.3}s wall, {} events", kubesim::time::format_duration(until), summary.events);
+    println!("budget: {} of {} events, {} of {} steps", outcome.events, outcome.budget.events, outcome.steps, outcome.budget.steps);
     let m = &summary.metrics;
     println!("cluster: {} nodes ({} ready), {} pods ({} pending, {} running, {} bound)", m.nodes, m.nodes_ready, m.pods, m.pods_pending, m.pods_running, m.pods_bound);
     const SHOWN: usize = 5;

@@ -15,6 +15,8 @@ use kubesim::run::{replay_command, run_scenario};
 /// The most seeds one sweep runs (a million seeds of a small scenario is
 /// hours on a laptop; beyond that split the range).
 pub const MAX_SEEDS: u64 = 1_000_000;
+/// A seed with more than this many times the median events is flagged.
+const STORM_FACTOR: u64 = 3;
 
 #[derive(serde::Serialize)]
 struct Row {
@@ -32,12 +34,13 @@ fn csv_error(p: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::input(format!("cannot write {}: {e}", p.display()))
 }
 
-pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until: Option<Duration>, out: Option<PathBuf>) -> Result<u8, CliError> {
+pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until: Option<Duration>, out: Option<PathBuf>, fail_fast: bool, budget: super::BudgetArgs) -> Result<u8, CliError> {
     // How many seeds, without overflow (0..u64::MAX is 2^64 seeds).
     let count = (last - first).checked_add(1).filter(|&n| n <= MAX_SEEDS).ok_or_else(|| {
         CliError::input(format!("--seeds {first}..{last} is {} seeds; one sweep runs at most {MAX_SEEDS} (split the range)", u128::from(last - first) + 1))
     })?;
-    let scenario = load_scenario(path)?;
+    let mut scenario = load_scenario(path)?;
+    budget.apply(&mut scenario);
     let until = until.unwrap_or(scenario.duration);
     let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let dir = out.unwrap_or_else(|| PathBuf::from("results").join("runs").join(format!("{}-sweep", scenario.name)));
@@ -47,6 +50,8 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     println!("seeds: {first}..{last} ({count} runs, {jobs} jobs)");
     // Seeds are handed out by index, so the last seed being u64::MAX cannot overflow.
     let next = AtomicU64::new(0);
+    // --fail-fast: once a seed fails, no new seed starts.
+    let stop = std::sync::atomic::AtomicBool::new(false);
     let rows: Mutex<Vec<Row>> = Mutex::new(Vec::new());
     let live = Mutex::new(live);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -56,6 +61,9 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
         for _ in 0..(jobs as u64).min(count) {
             s.spawn(|| {
                 loop {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     if i >= count {
                         break;
@@ -86,6 +94,9 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
                             {
                                 errs.push(e.to_string());
                             }
+                            if fail_fast && !row.ok {
+                                stop.store(true, Ordering::SeqCst);
+                            }
                             if let Ok(mut r) = rows.lock() {
                                 r.push(row);
                             }
@@ -111,8 +122,16 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
         return Err(csv_error(&csv_path, e));
     }
     rows.sort_by_key(|r| r.seed);
+    // Events per seed: a seed far above the median is a storm worth a look even when it passed.
+    let mut counts: Vec<u64> = rows.iter().map(|r| r.events).collect();
+    counts.sort_unstable();
+    let median = counts.get(counts.len() / 2).copied().unwrap_or(0);
     for r in &rows {
-        println!("seed {:>6} {} {} {:>8} events", r.seed, if r.ok { "ok    " } else { "FAILED" }, &r.trace_sha256[..16], r.events);
+        let storm = if median > 0 && r.events > STORM_FACTOR * median { "  storm? (events > 3× median)" } else { "" };
+        println!("seed {:>6} {} {} {:>8} events{storm}", r.seed, if r.ok { "ok    " } else { "FAILED" }, &r.trace_sha256[..16], r.events);
+    }
+    if let Some(max) = rows.iter().max_by_key(|r| r.events) {
+        println!("events per seed: median {median}, max {} (seed {})", max.events, max.seed);
     }
     let failing: Vec<&Row> = rows.iter().filter(|r| !r.ok).collect();
     // The finished file, in seed order: written aside, then moved over the streamed one.
@@ -124,6 +143,9 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     w.into_inner().map_err(|e| csv_error(&sorted_path, e))?.flush().map_err(|e| csv_error(&sorted_path, e))?;
     std::fs::rename(&sorted_path, &csv_path).map_err(|e| csv_error(&csv_path, e))?;
     println!("{} of {} seeds passed; sweep.csv: {}", rows.len() - failing.len(), rows.len(), csv_path.display());
+    if (rows.len() as u64) < count {
+        println!("--fail-fast: stopped after {} of {count} seeds at the first failure", rows.len());
+    }
     if failing.is_empty() {
         return Ok(EXIT_OK);
     }
@@ -132,6 +154,9 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     for r in &failing {
         let v: String = r.first_violation.chars().take(60).collect();
         println!("{:>8}  {:<60}  {}", r.seed, v, r.replay);
+    }
+    if let Some(r) = failing.first() {
+        println!("\nfirst failing seed: {}\nreplay: {}", r.seed, r.replay);
     }
     Ok(EXIT_CHECK_FAILED)
 }

@@ -214,6 +214,12 @@ macro_rules! kinds {
             }
             /// Whether the kind has the scale subresource.
             pub fn scalable(&self) -> bool { self.with_replicas(0).is_some() }
+            /// The scale subresource's `spec.replicas` (defaulted to 1); None if the kind has none.
+            pub fn replicas(&self) -> Option<i32> {
+                let mut copy = self.clone();
+                let slot = match &mut copy { $(Object::$kind(o) => Arc::make_mut(o).replicas_mut()),* }?;
+                Some(slot.unwrap_or(1))
+            }
             $(
                 pub fn $as_fn(&self) -> Option<&$ty> {
                     match self { Object::$kind(o) => Some(o), #[allow(unreachable_patterns)] _ => None }

@@ -46,6 +46,11 @@ pub struct Summary {
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// The command that reproduces this run exactly.
     pub replay_command: String,
+    /// The run's events and steps budgets (replay runs under the same).
+    #[serde(default)]
+    pub budget_events: Option<u64>,
+    #[serde(default)]
+    pub budget_steps: Option<u64>,
     /// The scenario as run, copied with the files it names into the run
     /// directory (relative to it), so `kubesim replay DIR` works from
     /// anywhere and after the original is edited.

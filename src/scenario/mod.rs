@@ -3,6 +3,7 @@
 //! part has been checked, or a `SourceError` naming file:line:column.
 
 pub mod actions;
+pub mod budget;
 pub mod schema;
 
 pub use actions::{Action, TimedAction, TimelineEntry};
@@ -160,6 +161,17 @@ pub struct Scenario {
     /// The files the scenario names (manifests, scheduler configuration), as
     /// written in it: relative to the scenario's directory unless absolute.
     pub sources: Vec<String>,
+    /// The scenario's `budget:`, if it sets one.
+    pub budget: Option<budget::BudgetSpec>,
+    /// `--max-events` / `--max-steps`, if given.
+    pub budget_flags: (Option<u64>, Option<u64>),
+}
+
+impl Scenario {
+    /// The budgets of a run of this scenario for `until` of simulated time.
+    pub fn budget(&self, until: Duration) -> budget::Budget {
+        budget::Budget::resolve(self.budget, budget::derived_events(self, until)).with_flags(self.budget_flags.0, self.budget_flags.1)
+    }
 }
 
 /// What a scenario's parts are checked against: the file and its text (for
@@ -571,6 +583,8 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
         liveness,
         swarm: raw.swarm,
         sources: l.sources.into_iter().collect(),
+        budget: raw.budget,
+        budget_flags: (None, None),
     })
 }
 

@@ -46,6 +46,9 @@ pub struct ScenarioFile {
     /// Instead of (or besides) a fixed timeline: faults drawn per seed.
     #[serde(default)]
     pub swarm: Option<crate::scenario::swarm::SwarmSpec>,
+    /// Event and step budgets (derived from the scenario when absent; see scenario::budget).
+    #[serde(default)]
+    pub budget: Option<crate::scenario::budget::BudgetSpec>,
 }
 
 /// Which scheduler configuration the scenario runs with.

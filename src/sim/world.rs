@@ -123,6 +123,8 @@ pub struct World {
     actor: Arc<str>,
     /// The fixed words of trace details, allocated once.
     words: Words,
+    /// Events and steps this run may take before it counts as a storm.
+    budget: crate::scenario::budget::Budget,
 }
 
 /// Shared strings for the words trace records repeat (event types, verbs,
@@ -140,11 +142,19 @@ impl Words {
     }
 }
 
+/// The checks a budget breach reports under.
+pub const BUDGET_EVENTS: &str = "event-budget";
+pub const BUDGET_STEPS: &str = "step-budget";
+
 /// What a finished run produced.
 pub struct RunOutcome {
     pub seed: u64,
     pub end: SimTime,
     pub events: u64,
+    /// Loop steps taken (events popped, watch deliveries included).
+    pub steps: u64,
+    /// The budgets the run ran under.
+    pub budget: crate::scenario::budget::Budget,
     pub trace_sha256: String,
     pub violations: Vec<Violation>,
     pub checks: Vec<CheckOutcome>,
@@ -198,6 +208,7 @@ impl World {
             liveness_deadline: SimTime::ZERO,
             actor: Arc::from("scenario"),
             words: Words::new(),
+            budget: crate::scenario::budget::Budget::UNLIMITED,
         }
     }
 
@@ -205,6 +216,7 @@ impl World {
     /// created at time zero, then `components` started, then the timeline.
     pub fn from_scenario(s: &Scenario, seed: u64, until: SimTime, components: Vec<Box<dyn Component>>, keep_trace: bool) -> Result<World, SimError> {
         let mut w = World::new(seed, until, s.timing.clone(), keep_trace);
+        w.budget = s.budget(until.since(SimTime::ZERO));
         w.runtime_model = s.runtime.clone();
         for ns in &s.namespaces {
             let obj = Namespace { metadata: ObjectMeta { name: ns.clone(), ..Default::default() }, ..Default::default() };
@@ -661,6 +673,20 @@ impl World {
         }
     }
 
+    /// A violation if the run has gone past its events or steps budget.
+    fn over_budget(&self, steps: u64) -> Option<Violation> {
+        let events = self.trace.len();
+        let (check, used, limit, what) = if events > self.budget.events {
+            (BUDGET_EVENTS, events, self.budget.events, "events")
+        } else if steps > self.budget.steps {
+            (BUDGET_STEPS, steps, self.budget.steps, "steps")
+        } else {
+            return None;
+        };
+        let message = format!("the run took {used} {what} by {}, over its budget of {limit} (an event storm?); the run stopped here; {}", self.now, self.budget.how_to_raise());
+        Some(Violation { check: check.into(), t: self.now, event_index: events, message, objects: vec![] })
+    }
+
     fn compact(&mut self) {
         if let Some(target) = self.etcd.periodic_compaction(&mut self.core.api.storage.etcd) {
             let actor: Arc<str> = Arc::from("apiserver");
@@ -696,6 +722,10 @@ impl World {
             if processed.is_multiple_of(4096) {
                 progress(self.now);
             }
+            if let Some(v) = self.over_budget(processed) {
+                self.violations.push(v);
+                break;
+            }
         }
         if stall.is_none() && self.work_pending == 0 && self.queue.is_empty() {
             // Nothing left at all before the end: fine unless someone is waiting.
@@ -703,7 +733,8 @@ impl World {
                 stall = Some(SimError::Stall { t: self.now, waiting });
             }
         }
-        let end = if stall.is_some() { self.now } else { self.until };
+        let stopped_early = self.violations.iter().any(|v| v.check == BUDGET_EVENTS || v.check == BUDGET_STEPS);
+        let end = if stall.is_some() || stopped_early { self.now } else { self.until };
         progress(end);
         let mut checks = self.check_outcomes;
         for (check, _) in self.checks.iter().zip(&self.checks_decided).filter(|(_, decided)| !**decided) {
@@ -720,6 +751,8 @@ impl World {
             seed: self.seed,
             end,
             events: self.trace.len(),
+            steps: processed,
+            budget: self.budget,
             trace_sha256: self.trace.sha256(),
             violations: self.violations,
             checks,
