@@ -1,7 +1,8 @@
 //! `deployment-bounds`: once the Deployment controller has observed a
 //! RollingUpdate Deployment's spec (observedGeneration = generation), the
 //! replicas it asks of its ReplicaSets stay within the rollout's fenceposts:
-//! at most `replicas + maxSurge` and at least `replicas - maxUnavailable`.
+//! at most `replicas + maxSurge` and at least `replicas - maxUnavailable`
+//! (upstream's ResolveFenceposts, computed by `spec`, not the controller).
 //!
 //! Why this holds after a scale too, not only during a rollout: upstream's
 //! Deployment controller writes the ReplicaSets' new sizes first and the
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 
 use super::Violation;
 use crate::api::{WatchEvent, WatchEventType};
-use crate::control::controllers::deployment::resolve_fenceposts;
+use super::spec::rollout_fenceposts;
 use crate::model::{Deployment, Object, ReplicaSet};
 use crate::time::SimTime;
 
@@ -65,7 +66,7 @@ impl DeploymentBounds {
         }
         let desired = d.spec.replicas.unwrap_or(1);
         let ru = d.spec.strategy.rolling_update.as_ref();
-        let (surge, unavailable) = resolve_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired);
+        let Some((surge, unavailable)) = rollout_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired) else { return };
         let total: i32 = self
             .replicasets
             .values()

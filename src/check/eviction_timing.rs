@@ -1,14 +1,17 @@
-//! Eviction timing, from the store and who wrote to it:
+//! Eviction timing, from the store alone (whoever wrote it, except the
+//! scenario's own edits), against upstream's documented rules (`spec`):
 //!
-//! - `not-ready-before-grace`: the node lifecycle controller decides a node
-//!   is unreachable (writes Ready=Unknown, whose lastTransitionTime is the
-//!   decision's time, then taints it) no sooner than the grace period (50 s)
-//!   after the node's last Lease renewal committed before that decision. A
-//!   renewal that commits between the decision and the taint (a slow etcd
-//!   delays both) does not make the taint early: upstream's tainting pass
-//!   reads the Ready condition, not the Lease;
-//! - `early-eviction`: the taint-eviction controller deletes a pod no sooner
-//!   than its tolerationSeconds after the NoExecute taint was added.
+//! - `not-ready-before-grace`: a node is found unreachable (Ready=Unknown,
+//!   whose lastTransitionTime is the decision's time, then the unreachable
+//!   NoExecute taint) no sooner than the grace period (50 s) after the node's
+//!   last Lease renewal committed before that decision. A renewal that
+//!   commits between the decision and the taint (a slow etcd delays both)
+//!   does not make the taint early: upstream's tainting pass reads the Ready
+//!   condition, not the Lease;
+//! - `early-eviction`: a pod is marked for eviction by the taint manager
+//!   (DisruptionTarget, reason DeletionByTaintManager — upstream writes it
+//!   before the delete) no sooner than its smallest tolerationSeconds after
+//!   the node's NoExecute taint was added (zero for an untolerated taint).
 //!
 //! One second of slack absorbs write latency between decision and commit: a
 //! renewal that commits just before the taint, too late for the controller
@@ -19,14 +22,19 @@ use std::time::Duration;
 
 use super::Violation;
 use crate::api::{WatchEvent, WatchEventType};
-use crate::control::controllers::node_lifecycle::TAINT_UNREACHABLE;
-use crate::control::controllers::{node_lifecycle, taint_eviction};
-use crate::model::lease::NODE_LEASE_NAMESPACE as LEASE_NAMESPACE;
+use super::spec::{NODE_MONITOR_GRACE_PERIOD, TAINT_UNREACHABLE, eviction_delay};
 use crate::model::node::TaintEffect;
 use crate::model::{Node, Object};
 use crate::time::SimTime;
 
 const SLACK: Duration = Duration::from_secs(1);
+/// Where kubelets' node Leases live.
+const LEASE_NAMESPACE: &str = "kube-node-lease";
+/// The actor of the scenario's own writes (a patch may taint a node by hand).
+const SCENARIO: &str = "scenario";
+/// The condition and reason the taint manager marks a pod with before deleting it.
+const DISRUPTION_TARGET: &str = "DisruptionTarget";
+const TAINT_MANAGER_REASON: &str = "DeletionByTaintManager";
 /// Renewals remembered per node: enough to reach back past a slow etcd's backlog.
 const RENEWALS_KEPT: usize = 32;
 
@@ -35,13 +43,14 @@ pub struct EvictionTiming {
     nodes: BTreeMap<String, std::sync::Arc<Node>>,
     /// Commit times of each node's recent Lease renewals (oldest first).
     renewals: BTreeMap<String, std::collections::VecDeque<SimTime>>,
-    deleting: BTreeMap<String, bool>,
+    /// Pods (namespace/name#uid) already marked for eviction.
+    marked: BTreeMap<String, bool>,
     grace: Duration,
 }
 
 impl EvictionTiming {
     pub fn new() -> EvictionTiming {
-        EvictionTiming { grace: node_lifecycle::NodeLifecycleConfig::default().grace_period, ..Default::default() }
+        EvictionTiming { grace: NODE_MONITOR_GRACE_PERIOD, ..Default::default() }
     }
 
     pub fn observe(&mut self, now: SimTime, index: u64, ev: &WatchEvent, actor: &str, out: &mut Vec<Violation>) {
@@ -69,7 +78,7 @@ impl EvictionTiming {
                     .find(|c| c.type_ == "Ready" && c.status == "Unknown")
                     .and_then(|c| c.last_transition_time)
                     .map_or(now, |t| t.to_sim().min(now));
-                if has && !had && actor == node_lifecycle::NAME
+                if has && !had && actor != SCENARIO
                     && let Some(renewals) = self.renewals.get(&name)
                     // The last renewal it could have seen: committed before the decision, by more than the slack
                     // (one committed within it had not reached the controller yet).
@@ -84,15 +93,16 @@ impl EvictionTiming {
             Object::Pod(p) => {
                 let key = format!("{}/{}#{}", p.metadata.namespace, p.metadata.name, p.metadata.uid);
                 if ev.type_ == WatchEventType::Deleted {
-                    self.deleting.remove(&key);
+                    self.marked.remove(&key);
                     return;
                 }
-                let was = self.deleting.insert(key, p.metadata.is_deleting()).unwrap_or(false);
-                if was || !p.metadata.is_deleting() || actor != taint_eviction::NAME {
+                let marked = p.status.conditions.iter().any(|c| c.type_ == DISRUPTION_TARGET && c.status == "True" && c.reason == TAINT_MANAGER_REASON);
+                let was = self.marked.insert(key, marked).unwrap_or(false);
+                if was || !marked || actor == SCENARIO {
                     return;
                 }
                 let Some(node) = self.nodes.get(&p.spec.node_name) else { return };
-                let Some(delay) = taint_eviction::eviction_delay(p, node) else { return };
+                let Some(delay) = eviction_delay(p, &node.spec.taints) else { return };
                 let tainted = node.spec.taints.iter().filter(|t| t.effect == TaintEffect::NoExecute).filter_map(|t| t.time_added).map(|ts| ts.to_sim()).min();
                 if let Some(since) = tainted
                     && now + SLACK < since + delay
@@ -148,7 +158,7 @@ mod tests {
             let mut e = EvictionTiming::new();
             let mut out = Vec::new();
             e.observe(SimTime::from_secs(0), 0, &ev(lease()), "kubelet/n1", &mut out);
-            e.observe(SimTime::from_secs(taint_at), 1, &ev(tainted_node(taint_at)), node_lifecycle::NAME, &mut out);
+            e.observe(SimTime::from_secs(taint_at), 1, &ev(tainted_node(taint_at)), "controller-manager-1", &mut out);
             assert_eq!(out.is_empty(), ok, "{out:?}");
         }
     }
@@ -161,7 +171,7 @@ mod tests {
         let mut out = Vec::new();
         e.observe(SimTime::from_secs(0), 0, &ev(lease()), "kubelet/n1", &mut out);
         e.observe(SimTime::from_millis(59_999), 1, &ev(lease()), "kubelet/n1", &mut out);
-        e.observe(SimTime::from_secs(60), 2, &ev(tainted_node(60)), node_lifecycle::NAME, &mut out);
+        e.observe(SimTime::from_secs(60), 2, &ev(tainted_node(60)), "controller-manager-1", &mut out);
         assert!(out.is_empty(), "{out:?}");
     }
 
@@ -178,7 +188,7 @@ mod tests {
             let Object::Node(mut n) = tainted_node(80) else { unreachable!() };
             let ltt = crate::model::meta::Timestamp::from_sim(SimTime::from_secs(decided_s));
             std::sync::Arc::make_mut(&mut n).status.conditions.push(crate::model::meta::Condition { type_: "Ready".into(), status: "Unknown".into(), last_transition_time: Some(ltt), ..Default::default() });
-            e.observe(SimTime::from_secs(80), 2, &ev(Object::Node(n)), node_lifecycle::NAME, &mut out);
+            e.observe(SimTime::from_secs(80), 2, &ev(Object::Node(n)), "controller-manager-1", &mut out);
             assert_eq!(out.is_empty(), ok, "decided at {decided_s}: {out:?}");
         }
     }
@@ -188,7 +198,7 @@ mod tests {
         let pod = |deleting: bool| {
             let p: crate::model::Pod = serde_yaml::from_str(&format!(
                 "metadata:\n  name: p\n  namespace: default\n  uid: u1\n{}spec: {{nodeName: n1, containers: [{{name: c}}], tolerations: [{{key: {TAINT_UNREACHABLE}, operator: Exists, effect: NoExecute, tolerationSeconds: 300}}]}}",
-                if deleting { "  deletionTimestamp: '2025-01-01T00:10:00Z'\n" } else { "" }
+                if deleting { "status: {conditions: [{type: DisruptionTarget, status: 'True', reason: DeletionByTaintManager}]}\n" } else { "" }
             ))
             .unwrap();
             Object::from(p)
@@ -196,9 +206,9 @@ mod tests {
         for (evict_at, ok) in [(400, true), (399, true), (300, false)] {
             let mut e = EvictionTiming::new();
             let mut out = Vec::new();
-            e.observe(SimTime::from_secs(100), 0, &ev(tainted_node(100)), node_lifecycle::NAME, &mut out);
+            e.observe(SimTime::from_secs(100), 0, &ev(tainted_node(100)), "controller-manager-1", &mut out);
             e.observe(SimTime::from_secs(110), 1, &ev(pod(false)), "scheduler", &mut out);
-            e.observe(SimTime::from_secs(evict_at), 2, &ev(pod(true)), taint_eviction::NAME, &mut out);
+            e.observe(SimTime::from_secs(evict_at), 2, &ev(pod(true)), "taint-eviction-controller", &mut out);
             assert_eq!(out.is_empty(), ok, "at {evict_at}: {out:?}");
         }
     }

@@ -5,14 +5,20 @@
 pub mod count;
 pub mod deployment_bounds;
 pub mod duplicate_container;
+pub mod eviction_rate;
 pub mod eviction_timing;
+pub mod leader_lease;
 pub mod liveness;
 pub mod node_capacity;
 pub mod node_name_immutable;
 pub mod one_running_instance;
+pub mod replica_creates;
 pub mod revision_order;
+pub mod spec;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests;
 pub mod untolerated_taint_bind;
 
 use serde::Serialize;
@@ -71,6 +77,9 @@ pub fn default_checkers() -> Vec<Box<dyn Checker>> {
         Box::new(node_capacity::NodeCapacity::default()),
         Box::new(duplicate_container::DuplicateContainer::default()),
         Box::new(one_running_instance::OneRunningInstance::default()),
+        Box::new(eviction_rate::EvictionRate::default()),
+        Box::new(leader_lease::LeaderLease::default()),
+        Box::new(replica_creates::ReplicaCreates::default()),
     ]
 }
 

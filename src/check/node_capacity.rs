@@ -1,12 +1,17 @@
 //! `node-capacity`: the bound, unfinished pods on a node never request more
-//! CPU, memory or pods than the node allocates.
+//! CPU, memory or pods than the node allocates (requests counted as
+//! upstream's PodRequests does, by `spec`, not by the scheduler's code).
+
+const CPU: &str = "cpu";
+const MEMORY: &str = "memory";
+const PODS: &str = "pods";
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{Checker, Commit, Violation, violation};
 use crate::api::{WatchEvent, WatchEventType};
-use crate::control::scheduler::resources::{CPU, MEMORY, PODS, pod_requests};
+use super::spec::pod_requests;
 use crate::model::node::Node;
 use crate::model::Object;
 
@@ -60,13 +65,13 @@ impl Checker for NodeCapacity {
                 if ev.type_ == WatchEventType::Deleted || !p.is_bound() || p.is_terminal() {
                     return;
                 }
-                let r = pod_requests(p, false);
+                let (cpu, memory) = pod_requests(p);
                 let node = p.spec.node_name.clone();
                 let u = self.used.entry(node.clone()).or_default();
-                u.0 += r.milli_cpu;
-                u.1 += r.memory;
+                u.0 += cpu;
+                u.1 += memory;
                 u.2 += 1;
-                self.placed.insert(uid.clone(), (node.clone(), r.milli_cpu, r.memory));
+                self.placed.insert(uid.clone(), (node.clone(), cpu, memory));
                 if !was_placed {
                     self.check_node(at, &node, out);
                 }

@@ -11,7 +11,7 @@ use super::{Checker, Commit, Violation, violation};
 use crate::api::{WatchEvent, WatchEventType};
 use crate::model::meta::Timestamp;
 use crate::model::node::{Node, TaintEffect};
-use crate::model::pod::tolerated;
+use super::spec::tolerates;
 use crate::model::Object;
 
 pub const TAINT_SLACK: Duration = Duration::from_secs(5);
@@ -49,7 +49,7 @@ impl Checker for UntoleratedTaintBind {
                 for t in &node.spec.taints {
                     let hard = matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute);
                     let old_enough = t.time_added.is_none_or(|a| a <= cutoff);
-                    if hard && old_enough && !tolerated(&p.spec.tolerations, t) {
+                    if hard && old_enough && !tolerates(&p.spec.tolerations, t) {
                         out.push(violation(
                             self.name(),
                             at.now,

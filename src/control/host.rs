@@ -145,11 +145,16 @@ pub struct Host<R: Reconciler> {
     /// The wake-up already asked for.
     wake: Option<SimTime>,
     syncs: u64,
+    /// Every watched kind has been listed since the (re)start: workers may
+    /// run. Upstream's controllers `WaitForCacheSync` before starting
+    /// workers; a sync that ran on the first kind listed would act on an
+    /// empty cache of the others (a ReplicaSet with no pods yet: duplicates).
+    synced: bool,
 }
 
 impl<R: Reconciler> Host<R> {
     pub fn new(r: R) -> Host<R> {
-        Host { r, queue: WorkQueue::new(), running: BTreeMap::new(), calls: BTreeMap::new(), wake: None, syncs: 0 }
+        Host { r, queue: WorkQueue::new(), running: BTreeMap::new(), calls: BTreeMap::new(), wake: None, syncs: 0, synced: false }
     }
 
     pub fn reconciler(&self) -> &R {
@@ -251,7 +256,7 @@ impl<R: Reconciler> Host<R> {
 
     /// Starts syncs while workers are free and keys are due.
     fn pump(&mut self, now: SimTime, view: &Cache, out: &mut Outbox) {
-        while self.queue.processing() < self.r.workers() {
+        while self.synced && self.queue.processing() < self.r.workers() {
             let Some(key) = self.queue.get(now) else { break };
             self.syncs += 1;
             let mut keys = Keys { queue: &mut self.queue, now };
@@ -282,6 +287,7 @@ impl<R: Reconciler> Component for Host<R> {
         self.running.clear();
         self.calls.clear();
         self.wake = None;
+        self.synced = false;
     }
 
     fn stats(&self) -> Vec<(&'static str, u64)> {
@@ -297,6 +303,7 @@ impl<R: Reconciler> Component for Host<R> {
         }
         match input {
             Input::Synced => {
+                self.synced = true;
                 let mut keys = Keys { queue: &mut self.queue, now };
                 self.r.on_synced(now, view, &mut keys);
             }

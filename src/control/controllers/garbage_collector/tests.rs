@@ -23,6 +23,7 @@ fn a_stale_owner_cache_is_not_taken_for_absence() {
     let ev = WatchEvent { type_: WatchEventType::Added, object: p, key: std::sync::Arc::from("/registry/pods/default/p"), revision: 10 };
     cache.apply(&ev);
     let mut out = Outbox::default();
+    gc.handle(SimTime::ZERO, Input::Synced, &cache, &mut out);
     gc.handle(SimTime::ZERO, Input::Watch(ev), &cache, &mut out);
     assert!(!out.effects().iter().any(|e| matches!(e, Effect::Write { .. })), "the ReplicaSet cache (revision 0) is behind the pod (10): no delete");
     assert!(out.effects().iter().any(|e| matches!(e, Effect::WakeAt { .. })), "it checks again later");
