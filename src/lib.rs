@@ -14,6 +14,7 @@ pub mod latency;
 #[cfg(feature = "live")]
 pub mod live;
 pub mod model;
+pub mod mutants;
 pub mod report;
 pub mod run;
 pub mod runtime;

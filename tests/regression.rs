@@ -19,3 +19,17 @@ fn controller_restart_waits_for_every_cache_before_syncing() {
     assert_eq!(count("ADDED"), 60, "sixty pods created, none twice");
     assert_eq!(count("DELETED"), 0, "nothing to clean up after the restart");
 }
+
+/// Found by `node-capacity` on swarm-workload.yaml seed 27: scheduler-2 won
+/// the election after scheduler-1 crashed and scheduled a pending pod while
+/// its warm informers were still being replayed to it, before the pods bound
+/// to the node it chose had been counted; the kubelet rejected the pod
+/// (OutOfmemory). Upstream schedules only after `WaitForCacheSync`.
+#[test]
+fn swarm_workload_seed_27_a_new_leader_schedules_only_after_its_cache_is_synced() {
+    let s = kubesim::scenario::load(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/swarm-workload.yaml"))).expect("loads");
+    let o = run_scenario(&s, 27, Duration::from_secs(1500), false, &mut |_| {}).expect("runs");
+    assert!(o.violations.iter().all(|v| v.check != "node-capacity"), "{:?}", o.violations);
+    let rejected = o.final_pods.iter().filter_map(|p| p.as_pod()).filter(|p| p.status.reason == "OutOfmemory").count();
+    assert_eq!(rejected, 0, "no pod bound beyond its node's memory");
+}

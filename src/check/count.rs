@@ -56,6 +56,7 @@ mod tests {
             deleting: None,
             condition: None,
             reason: None,
+            min_restarts: None,
         };
         let check = CountCheck { name: "c".into(), at: SimTime::ZERO, until: None, filter, expect: Comparison::Equals(1) };
         let out = evaluate(&check, objs.iter());
@@ -89,6 +90,7 @@ mod tests {
             deleting: None,
             condition,
             reason: reason.map(str::to_string),
+            min_restarts: None,
         };
         let count = |f: ObjectFilter| evaluate(&CountCheck { name: "c".into(), at: SimTime::ZERO, until: None, filter: f, expect: Comparison::AtLeast(0) }, objs.iter()).observed;
         let unschedulable = ConditionFilterSpec { type_: "PodScheduled".into(), status: Some("False".into()), reason: Some("Unschedulable".into()) };

@@ -117,7 +117,8 @@ impl LeaderElected {
                 let observed_at = self.observed.as_ref().map_or(now, |o| o.2);
                 let mine = l.spec.holder_identity.as_deref() == Some(self.identity.as_str());
                 let held = l.spec.holder_identity.as_deref().is_some_and(|h| !h.is_empty());
-                if !mine && held && observed_at + LEASE_DURATION > now {
+                let wait = if crate::mutants::active("leader-renew-deadline") { Duration::from_secs(10) } else { LEASE_DURATION };
+                if !mine && held && observed_at + wait > now {
                     return;
                 }
                 let mut next = l.clone();

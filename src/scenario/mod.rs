@@ -88,6 +88,8 @@ pub struct ObjectFilter {
     pub condition: Option<schema::ConditionFilterSpec>,
     /// Events: the reason.
     pub reason: Option<String>,
+    /// Pods: at least this many container restarts in all.
+    pub min_restarts: Option<i32>,
 }
 
 impl ObjectFilter {
@@ -117,6 +119,7 @@ impl ObjectFilter {
                     && self.bound.is_none_or(|b| b == p.is_bound())
                     && self.node.as_ref().is_none_or(|n| *n == p.spec.node_name)
                     && self.ready.is_none_or(|r| r == p.is_ready())
+                    && self.min_restarts.is_none_or(|n| p.status.container_statuses.iter().map(|c| c.restart_count).sum::<i32>() >= n)
             }
             Object::Node(n) => self.ready.is_none_or(|r| r == n.is_ready()),
             _ => true,
@@ -507,6 +510,7 @@ pub fn load(path: &Path) -> Result<Scenario, SourceError> {
             deleting: c.count.deleting,
             condition: c.count.condition.clone(),
             reason: c.count.reason.clone(),
+            min_restarts: c.count.min_restarts,
         };
         if let Some(u) = c.until
             && (u < c.at || u.0 > duration)

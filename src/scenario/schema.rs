@@ -254,6 +254,9 @@ pub struct CountSpec {
     /// Events only: the reason (`FailedScheduling`, `SuccessfulCreate`, …).
     #[serde(default)]
     pub reason: Option<String>,
+    /// Pods only: whose containers have restarted at least this many times in all.
+    #[serde(default)]
+    pub min_restarts: Option<i32>,
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]

@@ -4,6 +4,12 @@
 //! its duration, and once the last has healed the liveness checks must hold
 //! within `livenessWithin`.
 //!
+//! Besides faults, a swarm may draw workload changes per seed (`workload`):
+//! scaling to a drawn replica count (so 25 % is not always whole), rollouts
+//! with drawn maxSurge/maxUnavailable, and owners deleted and created again
+//! under the same name — the paths where rounding, expectations and garbage
+//! collection go wrong. Faults may take a whole zone down (`crashZone`).
+//!
 //! A plan is a list of ordinary timeline entries (the same action types a
 //! scenario file holds), so `kubesim shrink` can save a failing plan as a
 //! plain scenario.
@@ -20,6 +26,20 @@
 //!     - kind: partition
 //!       every: 10m
 //!       duration: {uniform: {min: 10s, max: 2m}}
+//!   workload:
+//!     - kind: scale
+//!       every: 5m
+//!       target: {kind: Deployment, name: web}
+//!       replicas: {min: 5, max: 23}
+//!     - kind: rollout                           # a new pod template, drawn strategy
+//!       every: 6m
+//!       target: {kind: Deployment, name: web}
+//!       maxSurge: [25%, 1, 0, 50%]
+//!       maxUnavailable: [25%, 1, 0, 40%]
+//!     - kind: recreate                          # delete, then create under the same name
+//!       every: 12m
+//!       target: {kind: ReplicaSet, name: worker}
+//!       after: {uniform: {min: 1s, max: 30s}}
 //! ```
 
 use rand::RngExt;
@@ -40,7 +60,55 @@ pub struct SwarmSpec {
     pub faults_until: Dur,
     /// After the last fault heals, liveness must hold within this.
     pub liveness_within: Dur,
+    #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// Workload changes drawn per seed, in the same window as the faults.
+    #[serde(default)]
+    pub workload: Vec<WorkloadSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WorkloadKind {
+    Scale,
+    Rollout,
+    Recreate,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntRange {
+    pub min: i32,
+    pub max: i32,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct WorkloadSpec {
+    pub kind: WorkloadKind,
+    /// Mean time between changes (a Poisson process).
+    pub every: Dur,
+    pub target: TargetSpec,
+    /// scale: the replica count, drawn uniformly from both ends included.
+    #[serde(default)]
+    pub replicas: Option<IntRange>,
+    /// rollout: candidate maxSurge and maxUnavailable values (one of each drawn; none: leave the strategy).
+    #[serde(default)]
+    pub max_surge: Vec<crate::model::deployment::IntOrString>,
+    #[serde(default)]
+    pub max_unavailable: Vec<crate::model::deployment::IntOrString>,
+    /// recreate: how long after the delete the object is created again (default 5 s).
+    #[serde(default)]
+    pub after: Option<Latency>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -56,6 +124,8 @@ pub enum FaultKind {
     CrashComponent,
     CrashContainers,
     StaleCache,
+    /// Every node of one zone crashes at once (and restarts together).
+    CrashZone,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -136,6 +206,18 @@ pub fn plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFaul
             let entries: Vec<TimelineEntry> = match f.kind {
                 FaultKind::CrashNode | FaultKind::StopKubelet | FaultKind::LinkDelay | FaultKind::LinkLoss if nodes.is_empty() => continue,
                 FaultKind::CrashComponent | FaultKind::StaleCache if comps.is_empty() => continue,
+                FaultKind::CrashZone => {
+                    let zones: std::collections::BTreeSet<&str> = scenario.nodes.iter().filter_map(|n| n.metadata.labels.get(ZONE_LABEL)).map(String::as_str).collect();
+                    if zones.is_empty() {
+                        continue;
+                    }
+                    let zones: Vec<&str> = zones.into_iter().collect();
+                    let zone = zones[rng.random_range(0..zones.len())];
+                    let members: Vec<String> = scenario.nodes.iter().filter(|n| n.metadata.labels.get(ZONE_LABEL).is_some_and(|z| z == zone)).map(|n| n.metadata.name.clone()).collect();
+                    let mut e: Vec<TimelineEntry> = members.iter().map(|n| TimelineEntry::new(at, actions::CrashNode { node: n.clone() })).collect();
+                    e.extend(members.into_iter().map(|n| TimelineEntry::new(heal, actions::RestartNode { node: n })));
+                    e
+                }
                 FaultKind::CrashNode => {
                     let n = pick(&mut rng, nodes);
                     vec![TimelineEntry::new(at, actions::CrashNode { node: n.clone() }), TimelineEntry::new(heal, actions::RestartNode { node: n })]
@@ -188,8 +270,86 @@ pub fn plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFaul
             faults.push(PlannedFault { at, heal_at: heal, entries });
         }
     }
+    faults.extend(workload_plan(spec, scenario, seed));
     faults.sort_by_key(|f| f.at);
     faults
+}
+
+const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
+
+/// Draws seed `seed`'s workload changes from their own stream (adding one
+/// never shifts the fault plan).
+fn workload_plan(spec: &SwarmSpec, scenario: &Scenario, seed: u64) -> Vec<PlannedFault> {
+    let mut rng = stream(seed, "swarm-workload");
+    // Each change with its target and whether it is a recreate.
+    let mut out: Vec<(PlannedFault, String, bool)> = Vec::new();
+    let mut rollouts = 0u32;
+    for w in &spec.workload {
+        let mut t = spec.faults_from.0;
+        let mean = w.every.0.as_secs_f64().max(0.001);
+        loop {
+            let u: f64 = rng.random();
+            t += Duration::from_secs_f64(-mean * (1.0 - u).ln());
+            if t >= spec.faults_until.0 {
+                break;
+            }
+            let at = Duration::from_secs(t.as_secs());
+            let (kind, namespace, name) = (w.target.kind.clone(), w.target.namespace.clone(), w.target.name.clone());
+            let entries = match w.kind {
+                WorkloadKind::Scale => {
+                    let Some(r) = w.replicas else { continue };
+                    let replicas = rng.random_range(r.min.min(r.max)..=r.max.max(r.min));
+                    vec![TimelineEntry::new(at, actions::Scale { kind, namespace, name, replicas, target: None })]
+                }
+                WorkloadKind::Rollout => {
+                    rollouts += 1;
+                    let mut merge = serde_json::json!({"spec": {"template": {"metadata": {"annotations": {"kubesim.io/rollout": format!("{rollouts}")}}}}});
+                    if !w.max_surge.is_empty() && !w.max_unavailable.is_empty() {
+                        let surge = w.max_surge[rng.random_range(0..w.max_surge.len())].clone();
+                        let mut unavailable = w.max_unavailable[rng.random_range(0..w.max_unavailable.len())].clone();
+                        // Both zero is invalid (the API refuses it): keep the rollout moving.
+                        if is_zero(&surge) && is_zero(&unavailable) {
+                            unavailable = crate::model::deployment::IntOrString::Int(1);
+                        }
+                        merge["spec"]["strategy"] = serde_json::json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": unavailable}});
+                    }
+                    vec![TimelineEntry::new(at, actions::Patch { kind, namespace, name, merge, target: None })]
+                }
+                WorkloadKind::Recreate => {
+                    let Some(obj) = scenario.objects.iter().find(|o| o.object.kind().name() == kind && o.object.meta().name == name && namespace.as_ref().is_none_or(|ns| *ns == o.object.meta().namespace)) else { continue };
+                    let Ok(manifest) = serde_yaml::to_value(&obj.object) else { continue };
+                    let after = w.after.as_ref().map_or(Duration::from_secs(5), |a| a.sample(&mut rng)).max(Duration::from_secs(1));
+                    let again = Duration::from_secs((at + after).as_secs());
+                    vec![
+                        TimelineEntry::new(at, actions::Delete { kind, namespace, name, grace_period_seconds: None, propagation_policy: None, target: None }),
+                        TimelineEntry::new(again, actions::Apply { file: None, manifest: Some(manifest), objects: vec![] }),
+                    ]
+                }
+            };
+            let heal_at = entries.last().map_or(at, |e| e.at.0);
+            let target = format!("{}/{}/{}", w.target.kind, w.target.namespace.as_deref().unwrap_or("default"), w.target.name);
+            out.push((PlannedFault { at, heal_at, entries }, target, w.kind == WorkloadKind::Recreate));
+        }
+    }
+    // While a target is deleted and not yet back, nothing else may act on it.
+    out.sort_by_key(|(f, _, _)| f.at);
+    let mut kept: Vec<(PlannedFault, String, bool)> = Vec::new();
+    for (f, target, recreate) in out {
+        let clashes = kept.iter().any(|(k, t, r)| {
+            *t == target && ((*r && f.at <= k.heal_at) || (recreate && k.at >= f.at && k.at <= f.heal_at))
+        });
+        if !clashes {
+            kept.push((f, target, recreate));
+        }
+    }
+    kept.into_iter().map(|(f, _, _)| f).collect()
+}
+
+fn is_zero(v: &crate::model::deployment::IntOrString) -> bool {
+    match v {
+        crate::model::deployment::IntOrString::Int(n) => *n == 0,
+        crate::model::deployment::IntOrString::String(s) => s.trim_end_matches('%').trim() == "0",
+    }
 }
 
 /// When the liveness checks start: once the fault phase is over and every fault has healed.

@@ -878,6 +878,11 @@ impl World {
         &self.core.slot(id).cache
     }
 
+    /// Adds a checker beside the always-on ones (tests and tools that watch a run).
+    pub fn add_checker(&mut self, c: Box<dyn Checker>) {
+        self.checkers.push(c);
+    }
+
     pub fn violations(&self) -> &[Violation] {
         &self.violations
     }

@@ -35,7 +35,7 @@ type Key = (String, String);
 /// `ResolveFenceposts`: (maxSurge, maxUnavailable) as pod counts.
 pub fn resolve_fenceposts(surge: Option<&IntOrString>, unavailable: Option<&IntOrString>, desired: i32) -> (i32, i32) {
     let s = surge.map_or(Ok(0), |v| v.scaled_value(desired, true)).unwrap_or(0);
-    let u = unavailable.map_or(Ok(0), |v| v.scaled_value(desired, false)).unwrap_or(0);
+    let u = unavailable.map_or(Ok(0), |v| v.scaled_value(desired, crate::mutants::active("unavailable-rounds-up"))).unwrap_or(0);
     if s == 0 && u == 0 { (0, 1) } else { (s, u) }
 }
 

@@ -284,6 +284,7 @@ impl NodeLifecycleController {
             let name = &n.metadata.name;
             let status = ready_status(n);
             let grace = if has_ready(n) { self.config.grace_period } else { self.config.startup_grace_period };
+            let grace = if crate::mutants::active("grace-40s") && has_ready(n) { Duration::from_secs(40) } else { grace };
             let silent = self.health.get(name).is_some_and(|h| now.since(h.probe) > grace);
             // The write happens when it changes Ready: a status other than Unknown, or none at all.
             if silent && (status != "Unknown" || !has_ready(n)) && !self.busy(name) {
@@ -400,7 +401,7 @@ impl NodeLifecycleController {
             let qps = zone.state.map_or(0.0, |s| qps_for(&self.config, s, zone.size));
             if swap {
                 taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
-            } else if qps > 0.0 && zone.next_token <= now {
+            } else if qps > 0.0 && (zone.next_token <= now || crate::mutants::active("eviction-unlimited")) {
                 taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
                 zone.next_token = now + Duration::from_secs_f64(1.0 / qps);
             } else {

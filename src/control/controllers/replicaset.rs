@@ -496,7 +496,9 @@ impl Reconciler for ReplicaSetController {
         let have = counts.active.max(0) as usize;
         if have < want {
             let n = (want - have).min(BURST_REPLICAS);
-            self.expectations.insert(key.clone(), Expectations { add: n as i64, del: BTreeSet::new(), set_at: now });
+            if !crate::mutants::active("rs-no-expectations") {
+                self.expectations.insert(key.clone(), Expectations { add: n as i64, del: BTreeSet::new(), set_at: now });
+            }
             let batch = n.min(SLOW_START_INITIAL_BATCH);
             let ops = Self::creates(&rs, batch);
             return Step::Call { ops, then: Stage::Creating { rs, pods: listed, left: n - batch, next: 2 * batch } };

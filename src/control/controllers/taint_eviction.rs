@@ -56,6 +56,9 @@ pub fn min_toleration_time(used: &[&crate::model::pod::Toleration]) -> Option<Du
             min = Some(min.map_or(s, |m| m.min(s)));
         }
     }
+    if crate::mutants::active("toleration-millis") {
+        return min.map(|s| Duration::from_millis(s as u64));
+    }
     min.map(|s| Duration::from_secs(s as u64))
 }
 

@@ -339,7 +339,8 @@ impl Kubelet {
                         if always || (on_failure && info.exit_code != 0) {
                             let key = (uid.to_string(), c.name.clone());
                             let finished = info.finished_at.unwrap_or(now);
-                            match self.backoff.wait_until(&key, now, finished) {
+                            let wait = if crate::mutants::active("crashloop-no-backoff") { None } else { self.backoff.wait_until(&key, now, finished) };
+                            match wait {
                                 Some(until) => {
                                     let message = format!("Back-off restarting failed container {} in pod {}_{}({})", c.name, w.name, w.namespace, w.uid);
                                     self.recorder.warning(now, container_ref(w, &c.name), "BackOff", message);
@@ -563,6 +564,9 @@ impl Kubelet {
         let mut ordered = containers;
         ordered.sort_by_key(|c| c.attempt);
         for c in ordered {
+            if c.state == ContainerState::Running && crate::mutants::active("kubelet-no-adopt") {
+                continue;
+            }
             if let Some(w) = self.workers.get_mut(&c.pod_uid) {
                 self.images.insert(c.image.clone());
                 w.restarts.insert(c.name.clone(), c.attempt);

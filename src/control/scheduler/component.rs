@@ -87,6 +87,10 @@ pub struct Scheduler {
     binds: BTreeMap<RequestId, Key>,
     next_wake: Option<SimTime>,
     last_flush: SimTime,
+    /// Every informer has listed since the (re)start. Upstream runs the
+    /// scheduling loop only after `WaitForCacheSync`: a pod scheduled while the
+    /// pods bound to its node have not all been seen overcommits that node.
+    synced: bool,
     /// Scheduled / FailedScheduling.
     recorder: EventRecorder,
     /// The failure handler's pod status update in flight: upstream's
@@ -147,6 +151,7 @@ impl Scheduler {
             binds: BTreeMap::new(),
             next_wake: None,
             last_flush: SimTime::ZERO,
+            synced: false,
             recorder: EventRecorder::new(EVENT_SOURCE, ""),
             status_update: None,
             stats: SchedulerStats::default(),
@@ -466,6 +471,7 @@ impl Component for Scheduler {
         match input {
             Input::RuntimeResult { .. } | Input::RuntimeEvent(_) => {}
             Input::Synced => {
+                self.synced = true;
                 self.last_flush = now;
                 for o in view.list(Kind::Namespace) {
                     self.snapshot.namespace_labels.insert(o.meta().name.clone(), o.meta().labels.clone());
@@ -533,7 +539,7 @@ impl Component for Scheduler {
             }
             Input::Timer { .. } => self.on_timer(now, view),
         }
-        while self.schedule_next(now, view, out) {}
+        while self.synced && self.schedule_next(now, view, out) {}
         self.schedule_wake(now, out);
         self.recorder.flush(out);
     }

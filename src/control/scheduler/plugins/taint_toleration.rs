@@ -24,6 +24,7 @@ impl FilterPlugin for TaintToleration {
             .taints
             .iter()
             .filter(|t| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute))
+            .filter(|t| !(t.effect == TaintEffect::NoSchedule && crate::mutants::active("taint-filter-noexecute-only")))
             .any(|t| !tolerated(&pod.pod.spec.tolerations, t));
         if untolerated { Status::new(Code::UnschedulableAndUnresolvable, ERR_REASON_UNTOLERATED) } else { Status::success() }
     }
