@@ -105,6 +105,7 @@ pub fn summarize(scenario: &Scenario, seed: u64, until: Duration, outcome: &RunO
         metrics: headline(outcome),
         component_stats: outcome.component_stats.clone(),
         replay_command: replay_command(scenario, seed, until),
+        coverage: outcome.coverage.clone(),
         budget_events: Some(scenario.budget(until).events),
         budget_steps: Some(scenario.budget(until).steps),
         scenario_copy: None,

@@ -416,3 +416,21 @@ fn sweep_fail_fast_stops_at_the_first_failing_seed() {
     let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
     assert_eq!(csv.lines().count(), 2, "one seed ran: {csv}");
 }
+
+/// A sweep says which rules and code paths its seeds exercised, and names
+/// what none of them reached.
+#[test]
+fn sweep_reports_coverage_and_what_it_never_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = kubesim(&["sweep", "scenarios/replicaset-scale.yaml", "--seeds", "1..2", "--out", dir.path().to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{t}");
+    assert!(t.contains("coverage (seeds that reached it of 2"), "{t}");
+    let bind_line = t.lines().find(|l| l.trim_start().starts_with("node-capacity.binds ")).unwrap_or_else(|| panic!("{t}"));
+    assert!(bind_line.contains("2/2"), "{bind_line}");
+    // No node fails in this scenario: the eviction rules are never put to the test, and the sweep says so.
+    let never = t.lines().find(|l| l.starts_with("NEVER REACHED")).unwrap_or_else(|| panic!("{t}"));
+    assert!(never.contains("early-eviction.evictions"), "{never}");
+    let csv = std::fs::read_to_string(dir.path().join("coverage.csv")).unwrap();
+    assert!(csv.starts_with("counter,seeds_reached,seeds,total\n"), "{csv}");
+}

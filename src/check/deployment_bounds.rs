@@ -35,6 +35,9 @@ pub struct DeploymentBounds {
     deployments: BTreeMap<String, Deployment>,
     /// Deployment uid → when its replicas last went down.
     scaled_down: BTreeMap<String, SimTime>,
+    judged: u64,
+    /// Judged with a percentage of the replicas that is not whole (rounding matters).
+    judged_rounded: u64,
     replicasets: BTreeMap<String, ReplicaSet>,
 }
 
@@ -44,6 +47,9 @@ impl super::Checker for DeploymentBounds {
     }
     fn on_commit(&mut self, at: &super::Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         self.observe(at.now, at.index, ev, out);
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("deployment-bounds.judged", self.judged), ("deployment-bounds.judged-with-rounding", self.judged_rounded)]
     }
 }
 
@@ -83,6 +89,14 @@ impl DeploymentBounds {
         }
         let desired = d.spec.replicas.unwrap_or(1);
         let ru = d.spec.strategy.rolling_update.as_ref();
+        self.judged += 1;
+        let percent_of = |v: Option<&crate::model::deployment::IntOrString>| match v {
+            Some(crate::model::deployment::IntOrString::String(s)) => s.trim_end_matches('%').parse::<i64>().is_ok_and(|p| p * i64::from(desired) % 100 != 0),
+            _ => false,
+        };
+        if percent_of(ru.and_then(|r| r.max_surge.as_ref())) || percent_of(ru.and_then(|r| r.max_unavailable.as_ref())) {
+            self.judged_rounded += 1;
+        }
         let Some((surge, unavailable)) = rollout_fenceposts(ru.and_then(|r| r.max_surge.as_ref()), ru.and_then(|r| r.max_unavailable.as_ref()), desired) else { return };
         let total: i32 = self
             .replicasets

@@ -52,6 +52,10 @@ pub struct EvictionRate {
     zones: BTreeMap<String, Zone>,
     all_down: bool,
     all_down_since: SimTime,
+    taints_judged: u64,
+    /// New taints judged against an earlier one in the same zone (the rate itself).
+    taints_after_another: u64,
+    partial_disruptions: u64,
 }
 
 fn controller_no_execute(n: &Node) -> Option<SimTime> {
@@ -72,6 +76,7 @@ impl EvictionRate {
             let ready = z.ready.values().filter(|r| **r).count();
             let state = spec::zone_state(ready, z.ready.len() - ready);
             if z.state != Some(state) {
+                self.partial_disruptions += u64::from(state == ZoneState::PartialDisruption);
                 z.state = Some(state);
                 z.since = now;
             }
@@ -87,6 +92,9 @@ impl EvictionRate {
 impl Checker for EvictionRate {
     fn name(&self) -> &'static str {
         "eviction-rate"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("eviction-rate.taints", self.taints_judged), ("eviction-rate.taints-after-another-in-zone", self.taints_after_another), ("eviction-rate.partial-disruptions", self.partial_disruptions)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         let Object::Node(n) = &ev.object else { return };
@@ -119,6 +127,8 @@ impl Checker for EvictionRate {
         let z = self.zones.entry(zone.clone()).or_default();
         let node_ref = vec![format!("nodes/{name}")];
         let min_gap = Duration::from_secs_f64(1.0 / EVICTION_QPS);
+        self.taints_judged += 1;
+        self.taints_after_another += u64::from(z.last_taint.is_some());
         if let Some(prev) = z.last_taint
             && added + RATE_SLACK < prev + min_gap
         {

@@ -46,6 +46,8 @@ pub struct EvictionTiming {
     /// Pods (namespace/name#uid) already marked for eviction.
     marked: BTreeMap<String, bool>,
     grace: Duration,
+    unreachable_judged: u64,
+    evictions_judged: u64,
 }
 
 impl EvictionTiming {
@@ -83,7 +85,10 @@ impl EvictionTiming {
                     // The last renewal it could have seen: committed before the decision, by more than the slack
                     // (one committed within it had not reached the controller yet).
                     && let Some(&renewed) = renewals.iter().rev().find(|&&r| r + SLACK <= decided).or(renewals.front())
-                    && decided + SLACK < renewed + self.grace
+                    && {
+                        self.unreachable_judged += 1;
+                        decided + SLACK < renewed + self.grace
+                    }
                 {
                     let message = format!("node {name} was found unreachable {:.1}s after its last Lease renewal, before the {}s grace period", decided.since(renewed).as_secs_f64(), self.grace.as_secs());
                     out.push(Violation { check: "not-ready-before-grace".into(), t: now, event_index: index, message, objects: vec![format!("nodes/{name}")] });
@@ -104,6 +109,7 @@ impl EvictionTiming {
                 let Some(node) = self.nodes.get(&p.spec.node_name) else { return };
                 let Some(delay) = eviction_delay(p, &node.spec.taints) else { return };
                 let tainted = node.spec.taints.iter().filter(|t| t.effect == TaintEffect::NoExecute).filter_map(|t| t.time_added).map(|ts| ts.to_sim()).min();
+                self.evictions_judged += 1;
                 if let Some(since) = tainted
                     && now + SLACK < since + delay
                 {
@@ -129,6 +135,9 @@ impl super::Checker for EvictionTiming {
     }
     fn on_commit(&mut self, at: &super::Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         self.observe(at.now, at.index, ev, at.actor, out);
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("not-ready-before-grace.nodes-found-unreachable", self.unreachable_judged), ("early-eviction.evictions", self.evictions_judged)]
     }
 }
 

@@ -42,6 +42,8 @@ struct Election {
 pub struct LeaderLease {
     /// Lease `namespace/name` → its election.
     elections: BTreeMap<String, Election>,
+    takeovers: u64,
+    replica_writes: u64,
 }
 
 /// `scheduler-2` → `scheduler`: the process a replica belongs to.
@@ -53,6 +55,9 @@ fn process_of(name: &str) -> Option<&str> {
 impl Checker for LeaderLease {
     fn name(&self) -> &'static str {
         "leader-lease"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("leader-lease.takeovers", self.takeovers), ("one-leader-acting.writes", self.replica_writes)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         match &ev.object {
@@ -82,6 +87,7 @@ impl Checker for LeaderLease {
                     }
                     if !holder.is_empty() && !released {
                         e.changes += 1;
+                        self.takeovers += 1;
                     }
                     e.holder = holder;
                     e.acquired = at.now;
@@ -101,6 +107,7 @@ impl Checker for LeaderLease {
             }
             _ => {
                 let Some(process) = process_of(at.actor) else { return };
+                self.replica_writes += 1;
                 let other = self.elections.iter().find(|(_, e)| process_of(&e.holder) == Some(process) && e.holder != at.actor && e.acquired + ACTING_SLACK <= at.now);
                 if let Some((key, e)) = other {
                     out.push(violation(

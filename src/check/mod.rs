@@ -64,6 +64,11 @@ pub trait Checker {
     fn on_commit(&mut self, _at: &Commit, _ev: &WatchEvent, _out: &mut Vec<Violation>) {}
     /// A container started.
     fn on_container_start(&mut self, _at: &ContainerStart, _runtimes: &dyn Runtimes, _out: &mut Vec<Violation>) {}
+    /// How often each of its rules was put to the test (a sweep's coverage
+    /// report: a rule never exercised is a rule the sweep cannot break).
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        Vec::new()
+    }
 }
 
 /// Every always-on invariant, in the order their violations are reported.

@@ -22,6 +22,9 @@ pub struct NodeCapacity {
     placed: BTreeMap<String, (String, i64, i64)>,
     /// Per node: (cpu milli, memory, pods) requested.
     used: BTreeMap<String, (i64, i64, i64)>,
+    binds: u64,
+    /// Binds that left a node with less than a tenth of its memory free (tight capacity).
+    tight_binds: u64,
 }
 
 impl NodeCapacity {
@@ -41,6 +44,9 @@ impl NodeCapacity {
 impl Checker for NodeCapacity {
     fn name(&self) -> &'static str {
         "node-capacity"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("node-capacity.binds", self.binds), ("node-capacity.binds-into-tight-memory", self.tight_binds)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         match &ev.object {
@@ -73,6 +79,10 @@ impl Checker for NodeCapacity {
                 u.2 += 1;
                 self.placed.insert(uid.clone(), (node.clone(), cpu, memory));
                 if !was_placed {
+                    self.binds += 1;
+                    let mem = self.used.get(&node).map_or(0, |u| u.1);
+                    let alloc = self.nodes.get(&node).and_then(|n| n.status.allocatable.get(MEMORY)).map_or(i64::MAX, |q| q.value());
+                    self.tight_binds += u64::from(alloc != i64::MAX && (alloc - mem) * 10 < alloc);
                     self.check_node(at, &node, out);
                 }
             }

@@ -11,11 +11,15 @@ use crate::model::Object;
 pub struct NodeNameImmutable {
     /// Pod uid → the node it was bound to.
     bound: BTreeMap<String, String>,
+    binds: u64,
 }
 
 impl Checker for NodeNameImmutable {
     fn name(&self) -> &'static str {
         "node-name-immutable"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("node-name-immutable.binds", self.binds)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         let Object::Pod(p) = &ev.object else { return };
@@ -34,6 +38,7 @@ impl Checker for NodeNameImmutable {
             }
             Some(_) => {}
             None => {
+                self.binds += 1;
                 self.bound.insert(p.metadata.uid.clone(), p.spec.node_name.clone());
             }
         }

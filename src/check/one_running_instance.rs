@@ -9,13 +9,18 @@ use super::{Checker, ContainerStart, Runtimes, Violation, violation};
 #[derive(Default)]
 pub struct OneRunningInstance {
     reported: BTreeSet<(String, String)>,
+    starts: u64,
 }
 
 impl Checker for OneRunningInstance {
     fn name(&self) -> &'static str {
         "one-running-instance"
     }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("one-running-instance.starts", self.starts)]
+    }
     fn on_container_start(&mut self, at: &ContainerStart, runtimes: &dyn Runtimes, out: &mut Vec<Violation>) {
+        self.starts += 1;
         let (ns, name) = (&at.pod.namespace, &at.pod.name);
         if self.reported.contains(&(ns.clone(), name.clone())) {
             return;
@@ -62,7 +67,7 @@ mod tests {
         c.on_container_start(&at, &Fake(Some(("n1".into(), "u1".into())), 1), &mut out);
         assert_eq!(out.len(), 1);
         assert!(out[0].message.contains("on n2 (uid u2) and on n1 (uid u1)"), "{}", out[0].message);
-        let mut d = crate::check::duplicate_container::DuplicateContainer;
+        let mut d = crate::check::duplicate_container::DuplicateContainer::default();
         out.clear();
         d.on_container_start(&at, &Fake(None, 1), &mut out);
         assert!(out.is_empty());

@@ -31,6 +31,9 @@ pub struct ReplicaCreates {
     owners: BTreeMap<String, Owner>,
     /// Pod uid → (owner uid, counted as active).
     pods: BTreeMap<String, (String, bool)>,
+    creates: u64,
+    /// Creates judged within the slack of a scale-down (the racy case).
+    creates_after_scale_down: u64,
 }
 
 impl ReplicaCreates {
@@ -47,6 +50,9 @@ impl ReplicaCreates {
 impl Checker for ReplicaCreates {
     fn name(&self) -> &'static str {
         "replicaset-overcreate"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("replicaset-overcreate.creates", self.creates), ("replicaset-overcreate.creates-after-scale-down", self.creates_after_scale_down)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         match &ev.object {
@@ -88,6 +94,9 @@ impl Checker for ReplicaCreates {
                     return;
                 }
                 let Some(asked) = self.most_recently_asked(&owner, at.now) else { return };
+                self.creates += 1;
+                let current = self.owners.get(&owner).and_then(|o| o.replicas.back()).map_or(asked, |(_, r)| *r);
+                self.creates_after_scale_down += u64::from(current < asked);
                 let active = self.owners.get(&owner).map_or(0, |o| o.active);
                 if active > asked {
                     let rs = format!("{}/{}", p.metadata.namespace, p.metadata.controller_ref().map_or("", |c| c.name.as_str()));

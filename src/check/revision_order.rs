@@ -6,13 +6,18 @@ use crate::api::WatchEvent;
 #[derive(Default)]
 pub struct RevisionOrder {
     last: i64,
+    commits: u64,
 }
 
 impl Checker for RevisionOrder {
     fn name(&self) -> &'static str {
         "revision-order"
     }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("revision-order.commits", self.commits)]
+    }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
+        self.commits += 1;
         if ev.revision < self.last {
             out.push(violation(self.name(), at.now, at.index, format!("revision {} committed after {}", ev.revision, self.last), vec![]));
         }

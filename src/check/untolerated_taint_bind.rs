@@ -21,11 +21,17 @@ pub struct UntoleratedTaintBind {
     nodes: BTreeMap<String, Arc<Node>>,
     /// Uids of pods already seen bound (checked once, at the bind).
     bound: BTreeSet<String>,
+    binds: u64,
+    /// Binds onto a node that carried a NoSchedule/NoExecute taint at the time.
+    binds_onto_tainted: u64,
 }
 
 impl Checker for UntoleratedTaintBind {
     fn name(&self) -> &'static str {
         "untolerated-taint-bind"
+    }
+    fn coverage(&self) -> Vec<(&'static str, u64)> {
+        vec![("untolerated-taint-bind.binds", self.binds), ("untolerated-taint-bind.binds-onto-tainted-nodes", self.binds_onto_tainted)]
     }
     fn on_commit(&mut self, at: &Commit, ev: &WatchEvent, out: &mut Vec<Violation>) {
         match &ev.object {
@@ -44,6 +50,8 @@ impl Checker for UntoleratedTaintBind {
                     return;
                 }
                 let Some(node) = self.nodes.get(&p.spec.node_name) else { return };
+                self.binds += 1;
+                self.binds_onto_tainted += u64::from(node.spec.taints.iter().any(|t| matches!(t.effect, TaintEffect::NoSchedule | TaintEffect::NoExecute)));
                 let cutoff = Timestamp::from_sim(at.now - TAINT_SLACK);
                 let key = format!("{}/{}", p.metadata.namespace, p.metadata.name);
                 for t in &node.spec.taints {

@@ -30,6 +30,35 @@ struct Row {
     replay: String,
 }
 
+/// Prints which rules and code paths the sweep exercised, and in how many
+/// seeds, and writes coverage.csv; names what it never reached.
+fn report_coverage(coverage: &std::collections::BTreeMap<String, (u64, u64)>, seeds: u64, dir: &Path) -> Result<(), CliError> {
+    if coverage.is_empty() {
+        return Ok(());
+    }
+    let path = dir.join("coverage.csv");
+    let mut w = csv::Writer::from_path(&path).map_err(|e| csv_error(&path, e))?;
+    w.write_record(["counter", "seeds_reached", "seeds", "total"]).map_err(|e| csv_error(&path, e))?;
+    println!("\ncoverage (seeds that reached it of {seeds}, total count):");
+    let mut never = Vec::new();
+    for (k, (reached, total)) in coverage {
+        w.write_record([k.as_str(), &reached.to_string(), &seeds.to_string(), &total.to_string()]).map_err(|e| csv_error(&path, e))?;
+        if *reached == 0 {
+            never.push(k.as_str());
+        } else {
+            println!("  {k:<52} {reached:>7}/{seeds:<7} {total:>10}");
+        }
+    }
+    w.flush().map_err(|e| csv_error(&path, e))?;
+    if never.is_empty() {
+        println!("every counter moved in some seed; coverage.csv: {}", path.display());
+    } else {
+        println!("NEVER REACHED in this sweep ({}): {}", never.len(), never.join(", "));
+        println!("coverage.csv: {}", path.display());
+    }
+    Ok(())
+}
+
 fn csv_error(p: &Path, e: impl std::fmt::Display) -> CliError {
     CliError::input(format!("cannot write {}: {e}", p.display()))
 }
@@ -55,6 +84,8 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     let rows: Mutex<Vec<Row>> = Mutex::new(Vec::new());
     let live = Mutex::new(live);
     let errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // Coverage: per counter, the seeds that moved it and its total (sums: independent of finishing order).
+    let coverage: Mutex<std::collections::BTreeMap<String, (u64, u64)>> = Mutex::new(Default::default());
     let write_errors: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let bar = progress::bar(count, "seeds");
     std::thread::scope(|s| {
@@ -93,6 +124,13 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
                                 && let Ok(mut errs) = write_errors.lock()
                             {
                                 errs.push(e.to_string());
+                            }
+                            if let Ok(mut c) = coverage.lock() {
+                                for (k, v) in &o.coverage {
+                                    let e = c.entry(k.clone()).or_default();
+                                    e.0 += u64::from(*v > 0);
+                                    e.1 += v;
+                                }
                             }
                             if fail_fast && !row.ok {
                                 stop.store(true, Ordering::SeqCst);
@@ -142,6 +180,8 @@ pub fn sweep(path: &Path, (first, last): (u64, u64), jobs: Option<usize>, until:
     }
     w.into_inner().map_err(|e| csv_error(&sorted_path, e))?.flush().map_err(|e| csv_error(&sorted_path, e))?;
     std::fs::rename(&sorted_path, &csv_path).map_err(|e| csv_error(&csv_path, e))?;
+    let coverage = coverage.into_inner().unwrap_or_default();
+    report_coverage(&coverage, rows.len() as u64, &dir)?;
     println!("{} of {} seeds passed; sweep.csv: {}", rows.len() - failing.len(), rows.len(), csv_path.display());
     if (rows.len() as u64) < count {
         println!("--fail-fast: stopped after {} of {count} seeds at the first failure", rows.len());

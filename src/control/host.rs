@@ -263,7 +263,14 @@ impl<R: Reconciler> Host<R> {
             let step = self.r.reconcile(now, &key, view, &mut keys);
             self.apply(now, key, step, view, out);
         }
-        if let Some(due) = self.queue.next_due()
+        // A key coming due needs a wake-up only if a worker can take it: with
+        // every worker busy (or the caches not yet synced), the answer that
+        // frees one (or Synced) pumps again. Waking at a due time already
+        // past with no free worker would fire again at the same instant forever
+        // (swarm-workload seed 692: an event storm that never advanced time).
+        let free = self.synced && self.queue.processing() < self.r.workers();
+        if free
+            && let Some(due) = self.queue.next_due()
             && self.wake.is_none_or(|w| w <= now || due < w)
         {
             self.wake = Some(due);

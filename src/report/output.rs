@@ -46,6 +46,9 @@ pub struct Summary {
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
     /// The command that reproduces this run exactly.
     pub replay_command: String,
+    /// What the run exercised: checker rule counts and component counters (see sim::world::coverage).
+    #[serde(default)]
+    pub coverage: std::collections::BTreeMap<String, u64>,
     /// The run's events and steps budgets (replay runs under the same).
     #[serde(default)]
     pub budget_events: Option<u64>,

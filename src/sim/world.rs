@@ -168,6 +168,9 @@ pub struct RunOutcome {
     pub final_events: Vec<Object>,
     /// Each component's counters, by component name.
     pub component_stats: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>,
+    /// What the run exercised: each checker's rule counts and every
+    /// component counter summed by kind of component (see `coverage`).
+    pub coverage: std::collections::BTreeMap<String, u64>,
 }
 
 impl RunOutcome {
@@ -741,6 +744,7 @@ impl World {
             checks.push(crate::check::count::not_evaluated(check, end, stall.is_some()));
         }
         let component_stats = self.core.stats();
+        let coverage = coverage(&self.checkers, &component_stats);
         let final_nodes = self.core.api.list(Kind::Node, None).map(|(o, _)| o).unwrap_or_default();
         let final_pods = self.core.api.list(Kind::Pod, None).map(|(o, _)| o).unwrap_or_default();
         let final_events = self.core.api.list(Kind::Event, None).map(|(o, _)| o).unwrap_or_default();
@@ -760,6 +764,7 @@ impl World {
             trace: self.trace,
             observer: self.observer,
             component_stats,
+            coverage,
         }
     }
 
@@ -909,6 +914,29 @@ impl World {
         self.fan_out();
         r
     }
+}
+
+/// Checker rule counts, plus component counters summed over instances:
+/// `kubelet/worker-1` and `kubelet/worker-2` add up under `kubelet.<counter>`,
+/// `scheduler-1` and `scheduler-2` under `scheduler.<counter>`.
+fn coverage(checkers: &[Box<dyn Checker>], stats: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, u64>>) -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    for c in checkers {
+        for (k, v) in c.coverage() {
+            *out.entry(k.to_string()).or_insert(0) += v;
+        }
+    }
+    for (component, counters) in stats {
+        let base = component.split('/').next().unwrap_or(component);
+        let base = match base.rsplit_once('-') {
+            Some((prefix, n)) if n.parse::<u32>().is_ok() => prefix,
+            _ => base,
+        };
+        for (k, v) in counters {
+            *out.entry(format!("{base}.{k}")).or_insert(0) += v;
+        }
+    }
+    out
 }
 
 fn empty_detail() -> Arc<str> {

@@ -120,6 +120,10 @@ pub struct NodeLifecycleController {
     started: bool,
     /// NodeNotReady, on the node and on each pod MarkPodsNotReady touches.
     recorder: EventRecorder,
+    /// For the summary and sweep coverage: NoExecute taints added, and
+    /// tainting passes that found the zone's token bucket empty (or the rate 0).
+    no_execute_taints: u64,
+    rate_limited: u64,
 }
 
 /// `RecordNodeStatusChange`'s reference: a Node, whose uid is its name.
@@ -214,7 +218,7 @@ fn ready_status(n: &Node) -> &str {
 
 impl NodeLifecycleController {
     pub fn new(config: NodeLifecycleConfig) -> NodeLifecycleController {
-        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, busy_nodes: BTreeMap::new(), started: false, recorder: EventRecorder::new(NAME, "") }
+        NodeLifecycleController { config, health: BTreeMap::new(), zones: BTreeMap::new(), all_disrupted: false, busy_nodes: BTreeMap::new(), started: false, recorder: EventRecorder::new(NAME, ""), no_execute_taints: 0, rate_limited: 0 }
     }
 
     /// One write per node at a time: a second write from the same cached
@@ -404,7 +408,9 @@ impl NodeLifecycleController {
             } else if qps > 0.0 && (zone.next_token <= now || crate::mutants::active("eviction-unlimited")) {
                 taints.push(Taint { key: k.into(), value: String::new(), effect: TaintEffect::NoExecute, time_added: ts });
                 zone.next_token = now + Duration::from_secs_f64(1.0 / qps);
+                self.no_execute_taints += 1;
             } else {
+                self.rate_limited += 1;
                 zone.queue.push(name.clone());
             }
         }
@@ -486,6 +492,10 @@ impl Reconciler for NodeLifecycleController {
 
     fn recorder(&mut self) -> Option<&mut EventRecorder> {
         Some(&mut self.recorder)
+    }
+
+    fn stats(&self) -> Vec<(&'static str, u64)> {
+        vec![("no_execute_taints", self.no_execute_taints), ("taints_rate_limited", self.rate_limited)]
     }
 
     fn on_synced(&mut self, now: SimTime, view: &Cache, keys: &mut Keys<Key>) {

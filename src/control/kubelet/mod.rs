@@ -818,7 +818,7 @@ impl Component for Kubelet {
 
     /// Only what is unusual, so a 100-node summary stays short.
     fn stats(&self) -> Vec<(&'static str, u64)> {
-        [("container_restarts", self.restarted), ("pods_rejected", self.rejected), ("orphans_killed", self.orphans_killed)].into_iter().filter(|(_, v)| *v > 0).collect()
+        vec![("container_restarts", self.restarted), ("pods_rejected", self.rejected), ("orphans_killed", self.orphans_killed)]
     }
 
     fn handle(&mut self, now: SimTime, input: Input, view: &Cache, out: &mut Outbox) {
